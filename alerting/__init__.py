@@ -1,0 +1,1 @@
+"""yujing.alerting — windows, rules, levels, routing, notification pipeline and channels."""

@@ -1,0 +1,1 @@
+"""yujing.ingestion — decoding input, and the message buses (embedded log, Kafka)."""

@@ -1,0 +1,1 @@
+"""yujing.models — the machine-learning models: scorers, training, inference, platform attribution."""
