@@ -1,9 +1,11 @@
 """The embedded bus: a durable log of topics in one SQLite file (WAL), with group offsets.
 
-One partition per topic. Producers append in one transaction per batch; consumers read past the
-group's committed offset and commit after the downstream write, so a killed process resumes from
-the last commit: nothing lost, and (with idempotent downstream writes) nothing duplicated.
-Several processes may share the file (``yujing ingest`` beside ``yujing run``).
+One partition per topic. A consumer of several topics reads them in the order they were
+written (a global sequence), so a time-ordered intake of posts and complaints stays
+time-ordered. Producers append in one transaction per batch; consumers read past the group's
+committed offset and commit after the downstream write, so a killed process resumes from the
+last commit: nothing lost, and (with idempotent downstream writes) nothing duplicated. Several
+processes may share the file (``yujing ingest`` beside ``yujing run``).
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ from yujing.ingestion.bus import Message, OutRecord
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS log (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
     topic TEXT NOT NULL, offset INTEGER NOT NULL, key BLOB, value BLOB NOT NULL,
-    PRIMARY KEY (topic, offset)
-) WITHOUT ROWID;
+    UNIQUE (topic, offset)
+);
 CREATE TABLE IF NOT EXISTS offsets (
     grp TEXT NOT NULL, topic TEXT NOT NULL, offset INTEGER NOT NULL, PRIMARY KEY (grp, topic)
 );
@@ -52,17 +55,15 @@ class SqliteConsumer:
         return int(row[0]) if row else -1
 
     def _read(self, max_records: int) -> list[Message]:
-        out: list[Message] = []
-        for topic in self._topics:
-            rows = self._conn.execute(
-                "SELECT offset, key, value FROM log WHERE topic = ? AND offset > ? ORDER BY offset LIMIT ?",
-                (topic, self._position[topic], max_records - len(out)),
-            ).fetchall()
-            out.extend(Message(topic, 0, int(o), k, v) for o, k, v in rows)
-            if rows:
-                self._position[topic] = int(rows[-1][0])
-            if len(out) >= max_records:
-                break
+        where = " OR ".join("(topic = ? AND offset > ?)" for _ in self._topics)
+        params = [v for t in self._topics for v in (t, self._position[t])]
+        rows = self._conn.execute(
+            f"SELECT topic, offset, key, value FROM log WHERE {where} ORDER BY seq LIMIT ?",
+            (*params, max_records),
+        ).fetchall()
+        out = [Message(t, 0, int(o), k, v) for t, o, k, v in rows]
+        for m in out:
+            self._position[m.topic] = m.offset
         return out
 
     def poll(self, max_records: int = 500, timeout_s: float = 1.0) -> list[Message]:
