@@ -14,9 +14,14 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from yujing.errors import YujingError
-from yujing.records import AGENCY_ZH, Alert, AlertStatus
+from yujing.records import AGENCY_ZH, Alert, AlertStatus, Scores
+
+if TYPE_CHECKING:
+    from yujing.models.scorer import Scorer
+    from yujing.settings import Settings
 
 PACKAGE_CLIS = (
     "yujing.models.cli",
@@ -28,7 +33,7 @@ PACKAGE_CLIS = (
 )
 
 
-def _settings():  # type: ignore[no-untyped-def]
+def _settings() -> Settings:
     from yujing.settings import Settings
 
     return Settings()
@@ -66,6 +71,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     scores = iter(_score_batched(scorer, [p.text for p in posts], args.batch_size))
     bad = 0
     for item in items:
+        out: dict[str, object]
         if isinstance(item, Post):
             s = next(scores)
             out = {"id": item.id, "scores": s.to_dict(), "labels": [x.value for x in labels_for(s, scorer.thresholds)],
@@ -79,10 +85,10 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 1 if bad and not posts else 0
 
 
-def _score_batched(scorer, texts: list[str], batch: int) -> list:  # type: ignore[no-untyped-def,type-arg]
+def _score_batched(scorer: Scorer, texts: list[str], batch: int) -> list[Scores]:
     from tqdm import tqdm
 
-    out = []
+    out: list[Scores] = []
     with tqdm(total=len(texts), desc="scoring", unit="text", file=sys.stderr, disable=None) as bar:
         for start in range(0, len(texts), batch):
             out.extend(scorer.score(texts[start:start + batch]))
@@ -167,7 +173,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     runner.open()
     print(f"yujing run: role={args.role} bus={args.bus or settings.bus_url} — Ctrl-C to stop", file=sys.stderr)
     try:
-        runner.run_forever(_stop_on_signals())
+        if args.until_idle:
+            runner.drain()
+        else:
+            runner.run_forever(_stop_on_signals())
     finally:
         runner.close()
         if store is not None:
@@ -235,6 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--role", default="all", choices=("scorer", "indexer", "alerter", "all"))
     p.add_argument("--rules", type=Path)
     p.add_argument("--json", action="store_true", help="print warnings as JSON Lines")
+    p.add_argument("--until-idle", action="store_true", help="exit once the bus has nothing new (batch jobs)")
     _common(p, model=True)
     p.set_defaults(func=cmd_run)
 

@@ -20,9 +20,8 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from yujing.alerting.service import Alerting
 from yujing.ingestion.bus import (
     DEAD_LETTERS,
     RAW_COMPLAINTS,
@@ -38,6 +37,9 @@ from yujing.models.attribution import PlatformMatcher
 from yujing.models.scorer import Scorer, labels_for
 from yujing.records import Alert, DeadLetter, Post, ScoredPost, Source, to_json
 from yujing.search.store import Store
+
+if TYPE_CHECKING:
+    from yujing.alerting.service import Alerting
 
 ROLES = ("scorer", "indexer", "alerter", "all")
 T = TypeVar("T")
