@@ -11,7 +11,8 @@ TS = datetime(2016, 9, 3, 8, tzinfo=UTC)
 
 
 def test_records_round_trip_through_json_dicts() -> None:
-    sp = ScoredPost(Post("1", "文本", TS, Source.WEIBO, "u_x"), Scores(0.1, 0.9, 0.0), (Signal.PANIC,), ("鑫盛贷",), "m@1")
+    post = Post("1", "文本", TS, Source.WEIBO, "u_x")
+    sp = ScoredPost(post, Scores(0.1, 0.9, 0.0), (Signal.PANIC,), ("鑫盛贷",), "m@1")
     assert ScoredPost.from_dict(sp.to_dict()) == sp
     alert = Alert("k", "鑫盛贷", Signal.GATHERING, Level.RED, TS, (Agency.POLICE,), 12, rule="r",
                   explanation={"why": [1, 2]})
