@@ -69,7 +69,8 @@ def test_routing_tree(tmp_path: Path, labels: dict[str, str], agencies: list[str
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ("route:\n  routes:\n    - match: {signal: gossip}\n", "routes.yaml:3 route.routes[0].match.signal: expected values"),
+    ("route:\n  routes:\n    - match: {signal: gossip}\n",
+     "routes.yaml:3 route.routes[0].match.signal: expected values"),
     ("route:\n  receivers: [fire_brigade]\n", "routes.yaml:2 route.receivers: expected values from"),
     ("route: {}\ninhibit:\n  - source: {level: red}\n", "routes.yaml:3 inhibit[0].source: expected both"),
     ("notify: {group_wait: soon}\nroute: {}\n", "routes.yaml:1 notify.group_wait: expected a duration"),

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.alerting.conftest import T0, sp
-from yujing.alerting.service import Alerting, build_alerting, collect
+from tests.alerting.helpers import T0, sp
+from yujing.alerting.service import build_alerting, collect
 from yujing.alerting.silences import Silence
 from yujing.alerting.store import AlertStore
 from yujing.records import Agency, AlertStatus, Level, ScoredPost
@@ -14,8 +14,8 @@ from yujing.registry import Registry
 CALL = "明天上午九点在区政府门口集合维权，大家一起去讨说法 {i}号投资人"
 
 
-def ramp(n: int = 40, every: float = 3.0, **scores: float) -> list[ScoredPost]:
-    return [sp(i, i * every, text=CALL.format(i=i * 37), **scores) for i in range(n)]
+def ramp(n: int = 40, every: float = 3.0, gathering: float = 0.9) -> list[ScoredPost]:
+    return [sp(i, i * every, text=CALL.format(i=i * 37), gathering=gathering) for i in range(n)]
 
 
 def test_collapse_escalates_once_per_level_not_once_per_post(registry: Registry) -> None:
@@ -141,7 +141,3 @@ def test_small_disorder_is_tolerated(registry: Registry) -> None:
     shuffled = [posts[i ^ 1] for i in range(len(posts))]  # swap neighbours
     alerts = collect(build_alerting(registry), shuffled)
     assert alerts[-1].level is Level.RED
-
-
-def _levels(alerting: Alerting) -> dict[str, Level]:
-    return {i.id: i.level for i in alerting.incidents()}
