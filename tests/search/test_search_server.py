@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from corpus import SUITE, alerts, posts
+from search_corpus import SUITE, alerts, posts
 
 from yujing.search.open import open_store
 from yujing.search.server_store import ServerStore
