@@ -25,7 +25,7 @@ from yujing.registry import Registry
 from yujing.search.store import Store
 
 SCHEMES = ("sqlite", "opensearch", "opensearch+https", "elasticsearch", "elasticsearch+https")
-_OPTIONS = ("ca", "verify", "api_key", "compat", "analyzer", "timeout", "retries")
+_OPTIONS = ("ca", "verify", "api_key", "compat", "analyzer", "timeout", "retries", "refresh")
 _EXAMPLES = "sqlite:///data/store.db, opensearch://127.0.0.1:9200 or elasticsearch+https://user:pw@host:9200"
 
 
@@ -44,6 +44,7 @@ class ServerOptions:
     analyzer: str = ""  # Chinese analyzer for raw text; "" = IK when installed, else cjk
     timeout: float = 10.0
     retries: int = 3
+    refresh: str = "false"  # bulk ?refresh=: false (near-real-time), true or wait_for
 
     def redacted(self) -> str:
         return f"{self.flavour}:{self.url.split(':', 1)[1]}"
@@ -94,7 +95,14 @@ def server_options(url: str, env: Mapping[str, str]) -> ServerOptions:
         analyzer=query.get("analyzer", ""),
         timeout=timeout,
         retries=retries,
+        refresh=_refresh(url, query.get("refresh", "false")),
     )
+
+
+def _refresh(url: str, value: str) -> str:
+    if value not in ("false", "true", "wait_for"):
+        raise _bad(url, f"refresh={value!r}; use false, true or wait_for")
+    return value
 
 
 def open_store(url: str, registry: Registry | None = None, env: Mapping[str, str] | None = None) -> Store:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from corpus import SUITE, alerts, posts
+from search_corpus import SUITE, alerts, posts
 
 from yujing.search.sqlite_store import SqliteStore
 from yujing.search.store import SearchQuery
