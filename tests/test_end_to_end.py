@@ -1,0 +1,120 @@
+"""The embedded deployment end to end, through the CLI contract."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from yujing.cli import main
+from yujing.search.sqlite_store import SqliteStore
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO = REPO / "yujing" / "demo"
+GATHERING_AT = datetime.fromisoformat("2016-09-06T09:00:00+08:00")
+QUIET = {"汇融宝", "瑞丰网贷", "金桥理财", "安信众筹", "易付通", "聚财猫", "恒信普惠", "盈家宝", "通达金服"}
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, list[dict[str, object]], str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, [json.loads(line) for line in captured.out.splitlines() if line.strip()], captured.err
+
+
+def test_score_contract(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text("\n".join([
+        json.dumps({"id": "a", "text": "内部消息：鑫盛贷老板跑路了，赶紧转发扩散"}, ensure_ascii=False),
+        "{oops",
+        json.dumps({"id": "b", "text": "今天在汇融宝提现到账了", "ts": "2016-09-01T10:00:00+08:00"},
+                   ensure_ascii=False),
+    ]), encoding="utf-8")
+    code, rows, err = _run(capsys, "score", str(src), "--model", "lexicon", "--registry", str(DEMO / "registry.yaml"))
+    assert code == 0
+    assert [r["id"] for r in rows] == ["a", None, "b"]
+    assert set(rows[0]) == {"id", "scores", "labels", "platforms"}
+    assert rows[0]["labels"] == ["rumour"] and rows[0]["platforms"] == ["鑫盛贷"]
+    assert rows[2]["labels"] == [] and rows[2]["platforms"] == ["汇融宝"]
+    assert "in.jsonl:2" in err and "bad json" in err
+
+
+def test_replay_demo_escalates_before_the_gathering(capsys: pytest.CaptureFixture[str]) -> None:
+    code, alerts, err = _run(capsys, "replay", str(DEMO / "stream.jsonl"), "--model", "lexicon")
+    assert code == 0 and "warning notifications" in err
+    assert alerts, "the collapse must raise warnings"
+    for alert in alerts:
+        assert {"platform", "signal", "level", "agencies", "ts", "posts"} <= set(alert)
+    collapse = [a for a in alerts if a["platform"] == "鑫盛贷"]
+    red_gathering = [a for a in collapse if a["signal"] == "gathering" and a["level"] == "red"]
+    assert red_gathering, "the calls to gather must reach red"
+    first_red = min(datetime.fromisoformat(str(a["ts"])) for a in red_gathering)
+    assert first_red < GATHERING_AT
+    assert {"stability_office", "police", "petitions_bureau"} <= set(red_gathering[0]["agencies"])  # type: ignore[arg-type]
+    assert not [a for a in alerts if a["platform"] in QUIET and a["level"] != "blue"]
+    assert len(alerts) < 60, "a short sequence of warnings, not one per post"
+
+
+def test_replay_is_deterministic(capsys: pytest.CaptureFixture[str]) -> None:
+    _, first, _ = _run(capsys, "replay", str(DEMO / "stream.jsonl"), "--model", "lexicon")
+    _, second, _ = _run(capsys, "replay", str(DEMO / "stream.jsonl"), "--model", "lexicon")
+    assert first == second
+
+
+def test_bad_input_is_dead_lettered_not_lost(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "mixed.jsonl"
+    good = json.dumps({"id": "g1", "text": "鑫盛贷提现不到账", "ts": "2016-09-04T10:00:00+08:00"}, ensure_ascii=False)
+    src.write_bytes("\n".join([good, "not json", '{"id": "x", "text": ""}']).encode() + b"\n\xff\xfe\n")
+    bus = f"sqlite:///{tmp_path / 'bus.db'}"
+    code, _, err = _run(capsys, "ingest", str(src), "--bus", bus)
+    assert code == 0 and "3 lines dead-lettered" in err
+    code, letters, _ = _run(capsys, "deadletters", "--bus", bus, "--json")
+    assert [d["origin"] for d in letters] == [f"{src}:2", f"{src}:3", f"{src}:4"]
+
+
+def _big_stream(path: Path, copies: int) -> int:
+    lines = (DEMO / "stream.jsonl").read_text(encoding="utf-8").splitlines()
+    with path.open("w", encoding="utf-8") as fh:
+        for c in range(copies):
+            for line in lines:
+                row = json.loads(line)
+                row["id"] = f"{row['id']}-{c}"
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return copies * len(lines)
+
+
+def test_killed_service_resumes_without_loss_or_duplicates(tmp_path: Path) -> None:
+    total = _big_stream(tmp_path / "big.jsonl", copies=8)
+    bus, store = f"sqlite:///{tmp_path / 'bus.db'}", tmp_path / "store.db"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    cli = [sys.executable, "-m", "yujing.cli"]
+    subprocess.run([*cli, "ingest", str(tmp_path / "big.jsonl"), "--bus", bus], env=env, check=True,
+                   capture_output=True)
+    run = [*cli, "run", "--bus", bus, "--store", f"sqlite:///{store}", "--model", "lexicon",
+           "--registry", str(DEMO / "registry.yaml")]
+    proc = subprocess.Popen(run, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    indexed = 0
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and indexed < total // 4:
+        time.sleep(0.05)
+        if store.exists():
+            indexed = _count(store)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    assert 0 < indexed < total, "the kill must land mid-stream"
+    subprocess.run([*run, "--until-idle"], env=env, check=True, capture_output=True, timeout=300)
+    assert _count(store) == total
+
+
+def _count(path: Path) -> int:
+    store = SqliteStore(path)
+    try:
+        return store.count_posts()
+    finally:
+        store.close()
