@@ -25,8 +25,8 @@ MAX_PAUSE = 60.0
 def pause_for(error: AdapterError, failures: int) -> float:
     """Seconds to pause after the ``failures``-th consecutive failure."""
     if isinstance(error, BackpressureError):
-        return min(MAX_PAUSE, max(error.retry_after, 0.1))
-    return min(MAX_PAUSE, 0.5 * 2 ** max(failures - 1, 0))
+        return min(MAX_PAUSE, max(float(error.retry_after), 0.1))
+    return float(min(MAX_PAUSE, 0.5 * 2 ** max(failures - 1, 0)))
 
 
 @dataclass(frozen=True, slots=True)
