@@ -48,8 +48,16 @@ class Consumer(Protocol):
         """Return up to ``max_records`` messages, waiting at most ``timeout_s`` for the first."""
         ...
 
-    def commit(self, messages: Sequence[Message]) -> None:
-        """Mark ``messages`` (and everything before them per partition) as processed."""
+    def commit(self, messages: Sequence[Message], checkpoint: bytes | None = None) -> None:
+        """Mark ``messages`` (and everything before them per partition) as processed.
+
+        ``checkpoint`` is the consumer's state after processing them (the alerter's windows); it is
+        stored atomically with the offsets, so a restart resumes state and position together.
+        """
+        ...
+
+    def checkpoint(self) -> bytes | None:
+        """The state saved with the last commit of this group, or None."""
         ...
 
     def lag(self) -> int:

@@ -32,6 +32,10 @@ class SearchQuery:
     size: int = 20
     search_after: tuple[Any, ...] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    districts: tuple[str, ...] = ()
+    sort: str = "newest"  # newest | oldest | score (by ``signal``'s score)
+    facets: bool = False  # counts by platform, signal (labels) and source
+    histogram: str = ""  # time-histogram interval: "1h", "1d", "15m"; empty for none
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +50,7 @@ class SearchResult:
     total: int
     hits: tuple[Hit, ...]
     facets: dict[str, dict[str, int]] = field(default_factory=dict)
+    histogram: tuple[tuple[datetime, int], ...] = ()
 
 
 class Store(Protocol):

@@ -1,0 +1,134 @@
+"""The life of one platform × signal warning, as a pure step function with ``now`` passed in.
+
+An *incident* is one episode at one level; its id (``platform/signal/episode/level``) is what an
+officer acknowledges. Each notification about it has its own idempotency key (incident + reason).
+
+    step(incident, verdict level, now, policy) -> (incident', Notice | None)
+
+Reasons: ``fired`` (new episode), ``escalated`` (a higher rule met), ``deescalated`` (a lower level
+held for ``deescalate_after``), ``resolved`` (no rule met for ``resolve_after``), ``repeat`` (still
+firing and unacknowledged after ``repeat_interval``), ``unacknowledged`` (page the next contact
+after ``ack_timeout``).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from yujing.records import Level
+
+
+class Reason(enum.StrEnum):
+    FIRED = "fired"
+    ESCALATED = "escalated"
+    DEESCALATED = "deescalated"
+    RESOLVED = "resolved"
+    REPEAT = "repeat"
+    UNACKNOWLEDGED = "unacknowledged"
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    deescalate_after: timedelta = timedelta(hours=3)
+    resolve_after: timedelta = timedelta(hours=12)
+    repeat_interval: timedelta = timedelta(hours=12)
+    ack_timeout: timedelta = timedelta(minutes=30)
+    ack_from: Level = Level.YELLOW  # levels below this need no acknowledgement
+    max_contact_step: int = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    platform: str
+    signal: str
+    episode: int
+    level: Level
+    rule: str
+    started: datetime  # when the episode began
+    since: datetime  # when this level was notified
+    last_met: datetime  # last time any rule was met
+    last_met_level: datetime  # last time a rule at this level or higher was met
+    last_notified: datetime
+    repeats: int = 0
+    contact_step: int = 0
+    acked: bool = False
+
+    @property
+    def id(self) -> str:
+        return f"{self.platform}/{self.signal}/{self.episode}/{self.level.value}"
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name in self.__slots__:
+            value = getattr(self, name)
+            out[name] = value.isoformat() if isinstance(value, datetime) else value
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Incident:
+        times = ("started", "since", "last_met", "last_met_level", "last_notified")
+        values: dict[str, Any] = {k: datetime.fromisoformat(v) if k in times else v for k, v in d.items()}
+        values["level"] = Level(str(d["level"]))
+        return cls(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    reason: Reason
+    incident: Incident
+    previous: Level | None = None
+
+    @property
+    def key(self) -> str:
+        suffix = {Reason.REPEAT: f"repeat{self.incident.repeats}",
+                  Reason.UNACKNOWLEDGED: f"page{self.incident.contact_step}"}.get(self.reason, self.reason.value)
+        return f"{self.incident.id}/{suffix}"
+
+
+def _open(platform: str, signal: str, episode: int, level: Level, rule: str, now: datetime) -> Incident:
+    return Incident(platform, signal, episode, level, rule, now, now, now, now, now)
+
+
+def step(inc: Incident | None, level: Level | None, rule: str, now: datetime, policy: Policy,
+         platform: str = "", signal: str = "", next_episode: int = 1) -> tuple[Incident | None, Notice | None]:
+    """Advance one incident given the level its rules meet at ``now`` (None: no rule met)."""
+    if inc is None:
+        if level is None:
+            return None, None
+        new = _open(platform, signal, next_episode, level, rule, now)
+        return new, Notice(Reason.FIRED, new)
+    if level is not None and level.rank > inc.level.rank:
+        new = replace(inc, level=level, rule=rule, since=now, last_met=now, last_met_level=now, last_notified=now,
+                      repeats=0, contact_step=0, acked=False)
+        return new, Notice(Reason.ESCALATED, new, inc.level)
+    if level is not None:
+        inc = replace(inc, last_met=now, last_met_level=now if level is inc.level else inc.last_met_level)
+    return _quiet_step(inc, level, rule, now, policy)
+
+
+def _quiet_step(inc: Incident, level: Level | None, rule: str, now: datetime,
+                policy: Policy) -> tuple[Incident | None, Notice | None]:
+    if level is None and now - inc.last_met >= policy.resolve_after:
+        return None, Notice(Reason.RESOLVED, replace(inc, last_notified=now), inc.level)
+    if level is not None and level is not inc.level and now - inc.last_met_level >= policy.deescalate_after:
+        new = replace(inc, level=level, rule=rule, since=now, last_met_level=now, last_notified=now, repeats=0,
+                      contact_step=0, acked=False)
+        return new, Notice(Reason.DEESCALATED, new, inc.level)
+    return _reminders(inc, now, policy)
+
+
+def _reminders(inc: Incident, now: datetime, policy: Policy) -> tuple[Incident, Notice | None]:
+    if inc.acked:
+        return inc, None
+    needs_ack = inc.level.rank >= policy.ack_from.rank
+    due_page = inc.since + policy.ack_timeout * (inc.contact_step + 1)
+    if needs_ack and inc.contact_step < policy.max_contact_step and now >= due_page:
+        new = replace(inc, contact_step=inc.contact_step + 1, last_notified=now)
+        return new, Notice(Reason.UNACKNOWLEDGED, new)
+    if now - inc.last_notified >= policy.repeat_interval:
+        new = replace(inc, repeats=inc.repeats + 1, last_notified=now)
+        return new, Notice(Reason.REPEAT, new)
+    return inc, None

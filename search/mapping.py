@@ -1,0 +1,116 @@
+"""Index names, field names and the Elasticsearch/OpenSearch mappings. Pure data.
+
+The Grafana dashboards validate their queries against ``POST_FIELDS`` / ``ALERT_FIELDS``; the
+embedded store uses the same names for its columns. Writes go to a time-based index per month
+(``yujing-posts-2026.11``) created from an index template that puts it behind the alias
+(``yujing-posts``); searches go to the alias.
+
+Chinese: ``text_seg`` holds the jieba tokens (see ``segment``), analysed by whitespace, so it works
+on any server with no plugin and matches the embedded store token for token. ``text`` keeps the raw
+text under the server's Chinese analyzer: ``ik_max_word`` when the IK plugin is installed, else the
+built-in ``cjk`` (bigram) analyzer.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+POSTS_ALIAS = "yujing-posts"
+ALERTS_ALIAS = "yujing-alerts"
+TEMPLATE_PREFIX = "yujing-template-"
+
+SCORE_FIELDS = ("scores.rumour", "scores.panic", "scores.gathering")
+
+# field name -> type, for dashboards and validation
+POST_FIELDS: dict[str, str] = {
+    "id": "keyword",
+    "ts": "date",
+    "text": "text",
+    "text_seg": "text",
+    "source": "keyword",
+    "author": "keyword",
+    "url": "keyword",
+    "platforms": "keyword",
+    "districts": "keyword",
+    "kinds": "keyword",
+    "scores.rumour": "double",
+    "scores.panic": "double",
+    "scores.gathering": "double",
+    "labels": "keyword",
+    "model": "keyword",
+}
+
+ALERT_FIELDS: dict[str, str] = {
+    "key": "keyword",
+    "ts": "date",
+    "platform": "keyword",
+    "district": "keyword",
+    "kind": "keyword",
+    "signal": "keyword",
+    "level": "keyword",
+    "level_rank": "integer",
+    "status": "keyword",
+    "agencies": "keyword",
+    "posts": "integer",
+    "rule": "keyword",
+    "explanation": "object",
+    "explanation_text": "text",
+}
+
+FACET_FIELDS = {"platform": "platforms", "signal": "labels", "source": "source"}
+
+
+def index_for(alias: str, ts: datetime) -> str:
+    """The monthly index a document of time ``ts`` is written to."""
+    return f"{alias}-{ts:%Y.%m}"
+
+
+def _properties(fields: dict[str, str], chinese_analyzer: str) -> dict[str, Any]:
+    props: dict[str, Any] = {}
+    for name, kind in fields.items():
+        spec: dict[str, Any] = {"type": kind}
+        if name == "text":
+            spec["analyzer"] = chinese_analyzer
+        elif name in ("text_seg", "explanation_text"):
+            spec["analyzer"] = "yujing_seg"
+        elif name == "explanation":
+            spec = {"type": "object", "enabled": False}
+        parent, _, child = name.partition(".")
+        if child:
+            props.setdefault(parent, {"properties": {}})["properties"][child] = spec
+        else:
+            props[name] = spec
+    return props
+
+
+_SETTINGS: dict[str, Any] = {
+    "analysis": {"analyzer": {"yujing_seg": {"type": "custom", "tokenizer": "whitespace", "filter": ["lowercase"]}}},
+}
+
+
+def post_template(chinese_analyzer: str = "cjk") -> dict[str, Any]:
+    """The composable index template for posts (``PUT _index_template/<name>``)."""
+    props = _properties(POST_FIELDS, chinese_analyzer)
+    props["extra"] = {"type": "object", "enabled": False}
+    return {
+        "index_patterns": [f"{POSTS_ALIAS}-*"],
+        "template": {
+            "settings": _SETTINGS,
+            "mappings": {"dynamic": "strict", "properties": props},
+            "aliases": {POSTS_ALIAS: {}},
+        },
+        "priority": 100,
+    }
+
+
+def alert_template(chinese_analyzer: str = "cjk") -> dict[str, Any]:
+    return {
+        "index_patterns": [f"{ALERTS_ALIAS}-*"],
+        "template": {
+            "settings": _SETTINGS,
+            "mappings": {"dynamic": "strict", "properties": _properties(ALERT_FIELDS, chinese_analyzer)},
+            "aliases": {ALERTS_ALIAS: {}},
+        },
+        "priority": 100,
+    }

@@ -1,0 +1,143 @@
+"""The alerting service end to end in event time: no sleeping, the posts carry the clock."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tests.alerting.helpers import T0, sp
+from yujing.alerting.service import build_alerting, collect
+from yujing.alerting.silences import Silence
+from yujing.alerting.store import AlertStore
+from yujing.records import Agency, AlertStatus, Level, ScoredPost
+from yujing.registry import Registry
+
+CALL = "明天上午九点在区政府门口集合维权，大家一起去讨说法 {i}号投资人"
+
+
+def ramp(n: int = 40, every: float = 3.0, gathering: float = 0.9) -> list[ScoredPost]:
+    return [sp(i, i * every, text=CALL.format(i=i * 37), gathering=gathering) for i in range(n)]
+
+
+def test_collapse_escalates_once_per_level_not_once_per_post(registry: Registry) -> None:
+    alerts = collect(build_alerting(registry), ramp(gathering=0.9))
+    firing = [a for a in alerts if a.explanation["reason"] in ("fired", "escalated")]
+    assert [a.level for a in firing][-1] is Level.RED
+    ranks = [a.level.rank for a in firing]
+    assert ranks == sorted(ranks) and len(set(ranks)) == len(ranks)
+    assert len(alerts) <= 8  # 40 posts, a handful of notifications
+    assert len({a.key for a in alerts}) == len(alerts)
+    red = firing[-1]
+    assert red.agencies == (Agency.STABILITY_OFFICE, Agency.POLICE, Agency.PETITIONS_BUREAU, Agency.FINANCE_OFFICE)
+    assert red.explanation["announced"]["place"] == "区政府门口"
+    assert red.explanation["announced"]["time"] == "2026-11-03T09:00:00+08:00"
+    assert red.explanation["rule"]["name"] == "gathering_red"
+    assert red.explanation["routing"]["path"] == ["root", "gathering"]
+    assert all("author" not in p and "u_" not in str(p) for p in red.explanation["top_posts"])
+
+
+def test_ordinary_chatter_raises_nothing(registry: Registry) -> None:
+    posts = [sp(i, i * 20, rumour=0.2, panic=0.3, gathering=0.1) for i in range(300)]  # 100 hours of chatter
+    posts += [sp(1000 + i, i * 600, gathering=0.8) for i in range(10)]  # a stray gathering word every 10 h
+    posts.sort(key=lambda p: p.ts)
+    assert collect(build_alerting(registry), posts) == []
+
+
+def test_steady_volume_is_not_a_spike(registry: Registry) -> None:
+    posts = [sp(i, i * 60, panic=0.9) for i in range(24 * 6)]  # one panic post an hour for six days
+    alerts = collect(build_alerting(registry), posts)
+    assert alerts, "a new signal should warn at first"
+    late = [a for a in alerts if a.ts >= T0 + timedelta(days=4)]
+    assert all(a.level.rank <= Level.BLUE.rank or a.explanation["reason"] == "deescalated" for a in late)
+    assert any(a.explanation["reason"] == "deescalated" for a in alerts)
+
+
+def test_resolved_notice_when_signal_subsides(registry: Registry) -> None:
+    alerting = build_alerting(registry)
+    alerts = collect(alerting, ramp(20, gathering=0.9))
+    last = alerts[-1].ts
+    later = alerting.advance(last + timedelta(hours=30))
+    assert [a.status for a in later] == [AlertStatus.RESOLVED]
+    assert later[0].explanation["previous_level"] == later[0].level.value
+    assert alerting.incidents() == []
+
+
+def test_red_gathering_inhibits_lower_warnings_of_the_platform(registry: Registry) -> None:
+    store = AlertStore()
+    alerting = build_alerting(registry, store=store)
+    gathering = ramp(30, every=2, gathering=0.95)
+    panic = [sp(500 + i, 70 + i * 2, panic=0.9) for i in range(12)]  # panic rises after red gathering
+    alerts = collect(alerting, sorted(gathering + panic, key=lambda p: p.ts))
+    assert not [a for a in alerts if a.signal.value == "panic" and a.ts > T0 + timedelta(minutes=70)]
+    muted = store.history(signal="panic", outcome="inhibited")
+    assert muted and muted[0].alert.explanation["inhibited_by"] == "red_gathering_mutes_lower"
+
+
+def test_silence_mutes_and_is_recorded(registry: Registry) -> None:
+    store = AlertStore()
+    store.add_silence(Silence("s1", {"platform": ("鑫盛贷",)}, "张科长", "platform under inspection", T0,
+                              T0 + timedelta(days=1)))
+    alerting = build_alerting(registry, store=store)
+    assert collect(alerting, ramp(gathering=0.9)) == []
+    assert {r.outcome for r in store.history(platform="鑫盛贷")} == {"silenced"}
+    assert store.history()[0].alert.explanation["silenced_by"] == "s1"
+
+
+def test_unacknowledged_pages_next_contact_and_ack_stops_it(registry: Registry) -> None:
+    alerting = build_alerting(registry)
+    alerts = collect(alerting, ramp(8, gathering=0.9))
+    incident = alerts[-1].explanation["incident"]
+    t = alerts[-1].ts
+    paged = alerting.advance(t + timedelta(minutes=31))
+    assert [a.explanation["reason"] for a in paged] == ["unacknowledged"]
+    assert paged[0].explanation["contact_step"] == 1
+    assert alerting.acknowledge(paged[0].key, "李值班", t + timedelta(minutes=40)) == incident
+    assert alerting.advance(t + timedelta(hours=13)) == []
+
+
+def test_ack_through_store_is_seen_by_the_service(registry: Registry) -> None:
+    store = AlertStore()
+    alerting = build_alerting(registry, store=store)
+    alerts = collect(alerting, ramp(8, gathering=0.9))
+    store.acknowledge(alerts[-1].explanation["incident"], "王主任", alerts[-1].ts)
+    assert alerting.advance(alerts[-1].ts + timedelta(hours=2)) == []
+
+
+def test_copy_paste_rumour_is_one_story_with_its_spreaders(registry: Registry) -> None:
+    text = "内部消息：鑫盛贷老板已经跑路，资金链断裂，赶紧转发！！"
+    posts = [sp(i, i * 2, rumour=0.8, text=text + ("。" * (i % 3))) for i in range(30)]
+    alerts = collect(build_alerting(registry), posts)
+    assert alerts and alerts[-1].signal.value == "rumour"
+    top = alerts[-1].explanation["top_posts"]
+    assert len(top) == 1 and top[0]["spreaders"] == alerts[-1].posts
+    assert alerts[-1].explanation["windows"][1]["stories"] == 1
+
+
+def test_posts_naming_no_platform_are_ignored(registry: Registry) -> None:
+    assert collect(build_alerting(registry), [sp(i, i, platform="", gathering=1.0) for i in range(50)]) == []
+
+
+def test_grouping_sends_a_platforms_warnings_together(registry: Registry) -> None:
+    posts = [sp(i, i, gathering=0.9, panic=0.9) for i in range(5)]
+    alerts = collect(build_alerting(registry), posts)
+    assert {a.signal.value for a in alerts} == {"gathering", "panic"}
+    groups = {tuple(a.explanation["group"]["alerts"]) for a in alerts}
+    assert len(groups) == 1 and len(next(iter(groups))) == 2
+
+
+def test_snapshot_restore_continues_identically(registry: Registry) -> None:
+    posts = ramp(40, gathering=0.9) + [sp(900 + i, 130 + i, panic=0.9) for i in range(10)]
+    posts.sort(key=lambda p: p.ts)
+    whole = collect(build_alerting(registry), posts)
+    first = build_alerting(registry)
+    out = [a for p in posts[:23] for a in first.observe(p)]
+    second = build_alerting(registry)
+    second.restore(first.snapshot())
+    out += collect(second, posts[23:])
+    assert [a.to_dict() for a in out] == [a.to_dict() for a in whole]
+
+
+def test_small_disorder_is_tolerated(registry: Registry) -> None:
+    posts = ramp(30, gathering=0.9)
+    shuffled = [posts[i ^ 1] for i in range(len(posts))]  # swap neighbours
+    alerts = collect(build_alerting(registry), shuffled)
+    assert alerts[-1].level is Level.RED

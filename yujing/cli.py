@@ -1,0 +1,282 @@
+"""The ``yujing`` command line. Output for people on stdout/stderr; ``--json`` output for programs.
+
+Core commands live here (score, replay, ingest, run, demo, deadletters); each package adds its
+own through ``<package>/cli.py: register(sub)``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from yujing.errors import YujingError
+from yujing.records import AGENCY_ZH, Alert, AlertStatus, Scores
+
+if TYPE_CHECKING:
+    from yujing.models.scorer import Scorer
+    from yujing.settings import Settings
+
+PACKAGE_CLIS = (
+    "yujing.models.cli",
+    "yujing.alerting.cli",
+    "yujing.search.cli",
+    "yujing.ingestion.cli",
+    "yujing.dashboards.cli",
+    "yujing.http",
+)
+
+
+def _settings() -> Settings:
+    from yujing.settings import Settings
+
+    return Settings()
+
+
+def format_alert(alert: Alert) -> str:
+    """One line for a duty officer."""
+    offices = "、".join(AGENCY_ZH[a] for a in alert.agencies) or "—"
+    state = "已解除" if alert.status is AlertStatus.RESOLVED else f"{alert.level.chinese}预警"
+    when = alert.ts.strftime("%Y-%m-%d %H:%M %z")
+    return (f"[{when}] {state} {alert.level.value.upper():6} {alert.signal.value:9} {alert.platform}"
+            f"  posts={alert.posts}  → {offices}  ({alert.rule})")
+
+
+def alert_json(alert: Alert) -> str:
+    return json.dumps(alert.to_dict(), ensure_ascii=False)
+
+
+# ---- score -----------------------------------------------------------------------------------
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from yujing.app import load_scorer, read_input, registry_for
+    from yujing.ingestion.decode import DecodeOptions, decode_jsonl
+    from yujing.models.attribution import PlatformMatcher
+    from yujing.models.scorer import labels_for
+    from yujing.records import Post
+
+    settings = _settings()
+    matcher = PlatformMatcher(registry_for(settings, args.registry))
+    scorer = load_scorer(args.model or settings.model)
+    data, origin = read_input(args.file, settings)
+    opts = DecodeOptions(key=settings.key, require_ts=False, max_text_chars=settings.max_text_chars)
+    items = list(decode_jsonl(data, origin, opts))
+    posts = [i for i in items if isinstance(i, Post)]
+    scores = iter(_score_batched(scorer, [p.text for p in posts], args.batch_size))
+    bad = 0
+    for item in items:
+        out: dict[str, object]
+        if isinstance(item, Post):
+            s = next(scores)
+            out = {"id": item.id, "scores": s.to_dict(), "labels": [x.value for x in labels_for(s, scorer.thresholds)],
+                   "platforms": list(matcher.platforms(item.text))}
+        else:
+            bad += 1
+            out = {"id": None, "error": item.reason, "origin": item.origin}
+            print(f"yujing score: {item.origin}: {item.reason}", file=sys.stderr)
+        print(json.dumps(out, ensure_ascii=False), flush=False)
+    sys.stdout.flush()
+    return 1 if bad and not posts else 0
+
+
+def _score_batched(scorer: Scorer, texts: list[str], batch: int) -> list[Scores]:
+    from tqdm import tqdm
+
+    out: list[Scores] = []
+    with tqdm(total=len(texts), desc="scoring", unit="text", file=sys.stderr, disable=None) as bar:
+        for start in range(0, len(texts), batch):
+            out.extend(scorer.score(texts[start:start + batch]))
+            bar.update(min(batch, len(texts) - start))
+    return out
+
+
+# ---- replay ----------------------------------------------------------------------------------
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from yujing.app import registry_for, replay_file
+
+    settings = _settings()
+    registry = registry_for(settings, args.registry)
+
+    def emit(alerts: Sequence[Alert]) -> None:
+        for alert in alerts:
+            print(alert_json(alert), flush=True)
+
+    result = replay_file(args.file, registry=registry, model=args.model or settings.model, rules=args.rules,
+                         store_url=args.store, settings=settings, on_alerts=emit)
+    _summary(result.posts, result.dead, result.alerts)
+    return 0
+
+
+def _summary(posts: int, dead: Sequence[object], alerts: Sequence[Alert]) -> None:
+    print(f"replayed {posts} posts, {len(dead)} dead letters, {len(alerts)} warning notifications",
+          file=sys.stderr)
+    for alert in alerts:
+        print("  " + format_alert(alert), file=sys.stderr)
+    for letter in dead[:20]:
+        print(f"  dead letter {letter.origin}: {letter.reason}", file=sys.stderr)  # type: ignore[attr-defined]
+
+
+# ---- ingest / run ----------------------------------------------------------------------------
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from yujing.app import decode_file, ingest, open_bus
+
+    settings = _settings()
+    decoded = decode_file(args.file, settings)
+    bus = open_bus(args.bus or settings.bus_url)
+    try:
+        with tqdm(total=len(decoded.posts), desc="ingesting", unit="post", file=sys.stderr, disable=None) as bar:
+            ingest(bus, decoded, progress=bar.update)
+    finally:
+        bus.close()
+    print(f"ingested {len(decoded.posts)} posts into {args.bus or settings.bus_url}; "
+          f"{len(decoded.dead)} lines dead-lettered", file=sys.stderr)
+    for letter in decoded.dead[:20]:
+        print(f"  {letter.origin}: {letter.reason}", file=sys.stderr)
+    if len(decoded.dead) > 20:
+        print("  ... see `yujing deadletters` for all", file=sys.stderr)
+    return 0
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from yujing.app import Wiring, load_scorer, open_bus, open_store, registry_for
+    from yujing.pipeline import StageRunner
+
+    settings = _settings()
+    bus = open_bus(args.bus or settings.bus_url)
+    needs_store = args.role in ("indexer", "all")
+    store = open_store(args.store or settings.store_url) if needs_store else None
+    scorer = load_scorer(args.model or settings.model) if args.role in ("scorer", "all") else None
+
+    def sink(alerts: Sequence[Alert]) -> None:
+        for alert in alerts:
+            print(alert_json(alert) if args.json else format_alert(alert), flush=True)
+
+    wiring = Wiring(settings, registry_for(settings, args.registry), bus, store, scorer, sink, args.rules)
+    runner = StageRunner(bus, wiring.stages(args.role))
+    runner.open()
+    print(f"yujing run: role={args.role} bus={args.bus or settings.bus_url} — Ctrl-C to stop", file=sys.stderr)
+    try:
+        if args.until_idle:
+            runner.drain()
+        else:
+            runner.run_forever(_stop_on_signals())
+    finally:
+        runner.close()
+        if store is not None:
+            store.close()
+        bus.close()
+    return 0
+
+
+def cmd_deadletters(args: argparse.Namespace) -> int:
+    from yujing.app import open_bus
+    from yujing.ingestion.bus import DEAD_LETTERS
+    from yujing.records import DeadLetter
+
+    settings = _settings()
+    bus = open_bus(args.bus or settings.bus_url)
+    consumer = bus.consumer([DEAD_LETTERS], f"yujing-cli-{id(args)}")
+    shown = 0
+    while batch := consumer.poll(500, 0.5):
+        for m in batch:
+            letter = DeadLetter.from_dict(json.loads(m.value))
+            shown += 1
+            print(json.dumps(letter.to_dict(), ensure_ascii=False) if args.json
+                  else f"{letter.origin}  [{letter.stage}] {letter.reason}")
+    consumer.close()
+    bus.close()
+    if not args.json:
+        print(f"{shown} dead letters", file=sys.stderr)
+    return 0
+
+
+# ---- parser ----------------------------------------------------------------------------------
+
+def _common(p: argparse.ArgumentParser, *, registry: bool = True, model: bool = False) -> None:
+    if registry:
+        p.add_argument("--registry", type=Path, help="platform registry YAML (default: configured or demo)")
+    if model:
+        p.add_argument("--model", help="scorer: lexicon, transformer, transformer-int8 (default: fine-tuned)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="yujing", description="Yujing (预警): early warning of online-finance risk")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("score", help="score JSON Lines posts: one JSON result per input line")
+    p.add_argument("file", nargs="?", default="-", help="JSON Lines file, or - for stdin (default)")
+    p.add_argument("--batch-size", type=int, default=64)
+    _common(p, model=True)
+    p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser("replay", help="run the whole pipeline over a recorded stream in event time")
+    p.add_argument("file")
+    p.add_argument("--rules", type=Path, help="alert rules YAML (default: shipped rules)")
+    p.add_argument("--store", help="store URL (default: a fresh temporary embedded store)")
+    _common(p, model=True)
+    p.set_defaults(func=cmd_replay)
+
+    p = sub.add_parser("ingest", help="decode a JSON Lines file onto the bus (bad lines are dead-lettered)")
+    p.add_argument("file")
+    p.add_argument("--bus", help="bus URL: sqlite:///PATH (default) or kafka://host:port")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("run", help="the long-running service: score, index and alert what arrives on the bus")
+    p.add_argument("--bus")
+    p.add_argument("--store")
+    p.add_argument("--role", default="all", choices=("scorer", "indexer", "alerter", "all"))
+    p.add_argument("--rules", type=Path)
+    p.add_argument("--json", action="store_true", help="print warnings as JSON Lines")
+    p.add_argument("--until-idle", action="store_true", help="exit once the bus has nothing new (batch jobs)")
+    _common(p, model=True)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("deadletters", help="list dead-lettered input with origin and reason")
+    p.add_argument("--bus")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_deadletters)
+
+    from yujing.demo.cli import register as register_demo
+
+    register_demo(sub)
+    for name in PACKAGE_CLIS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except YujingError as exc:
+        print(f"yujing {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The demo: a recorded, team-written stream in which one fictional platform collapses."""

@@ -1,0 +1,261 @@
+"""The pipeline: stages over a Bus, identical on the embedded log and on Kafka.
+
+    raw.posts / raw.complaints ──score──▶ scored.posts ──index──▶ store
+                                               └──────alert──▶ warnings ──index──▶ store
+                                                                    └──notify──▶ outbox → channels
+
+Each stage consumes a batch, writes downstream, then commits (at-least-once; downstream writes are
+idempotent by post id and notification key). Scored posts are keyed by platform, one record per
+platform named, so the alerter that owns a platform's partition sees all of that platform's posts
+and only counts the platform it owns. Everything runs on event time: the alerter's clock is the
+newest post it has seen, so a recorded stream replays with the same warnings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from yujing.ingestion.bus import (
+    DEAD_LETTERS,
+    RAW_COMPLAINTS,
+    RAW_POSTS,
+    SCORED_POSTS,
+    WARNINGS,
+    Bus,
+    Consumer,
+    Message,
+    OutRecord,
+)
+from yujing.models.attribution import PlatformMatcher
+from yujing.models.scorer import Scorer, labels_for
+from yujing.records import Alert, DeadLetter, Post, ScoredPost, Source, to_json
+from yujing.search.store import Store
+
+if TYPE_CHECKING:
+    from yujing.alerting.service import Alerting
+
+ROLES = ("scorer", "indexer", "alerter", "all")
+T = TypeVar("T")
+
+
+def raw_topic(post: Post) -> str:
+    return RAW_COMPLAINTS if post.source is Source.COMPLAINT else RAW_POSTS
+
+
+def produce_posts(bus: Bus, posts: Sequence[Post]) -> None:
+    """Append decoded posts to their raw topic, keyed by post id, keeping their order across topics."""
+    for topic, run in itertools.groupby(posts, key=raw_topic):
+        bus.produce(topic, [OutRecord(to_json(p), p.id.encode()) for p in run])
+
+
+def produce_dead_letters(bus: Bus, letters: Sequence[DeadLetter]) -> None:
+    if letters:
+        bus.produce(DEAD_LETTERS, [OutRecord(to_json(d), d.origin.encode()) for d in letters])
+
+
+class Stage(Protocol):
+    group: str
+    topics: tuple[str, ...]
+
+    def handle(self, batch: Sequence[Message]) -> bytes | None:
+        """Process a batch and write downstream; return a checkpoint to commit with it, or None."""
+        ...
+
+    def restore(self, checkpoint: bytes | None) -> None: ...
+
+
+def _scored_records(sp: ScoredPost) -> list[OutRecord]:
+    value = to_json(sp)
+    if not sp.platforms:
+        return [OutRecord(value, None)]
+    return [OutRecord(value, platform.encode()) for platform in sp.platforms]
+
+
+class ScoreStage:
+    """raw posts → scored posts (scores, labels, platforms); undecodable records → dead letters."""
+
+    group = "yujing-scorer"
+    topics: tuple[str, ...] = (RAW_POSTS, RAW_COMPLAINTS)
+
+    def __init__(self, bus: Bus, scorer: Scorer, matcher: PlatformMatcher) -> None:
+        self._bus = bus
+        self._scorer = scorer
+        self._matcher = matcher
+        self._model = f"{scorer.name}@{scorer.version}"
+
+    def score_posts(self, posts: Sequence[Post]) -> list[ScoredPost]:
+        scores = self._scorer.score([p.text for p in posts])
+        return [
+            ScoredPost(p, s, labels_for(s, self._scorer.thresholds), self._matcher.platforms(p.text), self._model)
+            for p, s in zip(posts, scores, strict=True)
+        ]
+
+    def handle(self, batch: Sequence[Message]) -> bytes | None:
+        posts, dead = decode_messages(batch, Post.from_dict, stage="score")
+        records = [r for sp in self.score_posts(posts) for r in _scored_records(sp)]
+        if records:
+            self._bus.produce(SCORED_POSTS, records)
+        produce_dead_letters(self._bus, dead)
+        return None
+
+    def restore(self, checkpoint: bytes | None) -> None:
+        """Stateless."""
+
+
+class IndexStage:
+    """scored posts and warnings → the store (idempotent upserts)."""
+
+    group = "yujing-indexer"
+    topics: tuple[str, ...] = (SCORED_POSTS, WARNINGS)
+
+    def __init__(self, bus: Bus, store: Store) -> None:
+        self._bus = bus
+        self._store = store
+
+    def handle(self, batch: Sequence[Message]) -> bytes | None:
+        posts, dead = decode_messages([m for m in batch if m.topic == SCORED_POSTS], ScoredPost.from_dict, "index")
+        alerts, dead2 = decode_messages([m for m in batch if m.topic == WARNINGS], Alert.from_dict, "index")
+        unique = list({sp.id: sp for sp in posts}.values())
+        if unique:
+            self._store.index_posts(unique)
+        if alerts:
+            self._store.index_alerts(alerts)
+        produce_dead_letters(self._bus, dead + dead2)
+        return None
+
+    def restore(self, checkpoint: bytes | None) -> None:
+        """Stateless."""
+
+
+class AlertStage:
+    """scored posts → warnings, per platform × signal windows in event time."""
+
+    group = "yujing-alerter"
+    topics: tuple[str, ...] = (SCORED_POSTS,)
+
+    def __init__(self, bus: Bus, alerting: Alerting) -> None:
+        self._bus = bus
+        self._alerting = alerting
+
+    def handle(self, batch: Sequence[Message]) -> bytes | None:
+        pairs, dead = decode_pairs(batch, ScoredPost.from_dict, "alert")
+        alerts: list[Alert] = []
+        for message, sp in pairs:
+            owned = dataclasses.replace(sp, platforms=(message.key.decode(),)) if message.key else sp
+            alerts.extend(self._alerting.observe(owned))
+        if pairs:
+            alerts.extend(self._alerting.advance(max(sp.ts for _, sp in pairs)))
+        if alerts:
+            self._bus.produce(WARNINGS, [OutRecord(to_json(a), a.platform.encode()) for a in alerts])
+        produce_dead_letters(self._bus, dead)
+        return self._alerting.snapshot()
+
+    def restore(self, checkpoint: bytes | None) -> None:
+        if checkpoint is not None:
+            self._alerting.restore(checkpoint)
+
+
+class NotifyStage:
+    """warnings → the sink (outbox and channels; stdout in a replay), each notification key once."""
+
+    group = "yujing-notifier"
+    topics: tuple[str, ...] = (WARNINGS,)
+
+    def __init__(self, bus: Bus, sink: Callable[[Sequence[Alert]], None]) -> None:
+        self._bus = bus
+        self._sink = sink
+        self._seen: set[str] = set()
+
+    def handle(self, batch: Sequence[Message]) -> bytes | None:
+        alerts, dead = decode_messages(batch, Alert.from_dict, "notify")
+        fresh = [a for a in alerts if a.key not in self._seen]
+        self._seen.update(a.key for a in fresh)
+        if fresh:
+            self._sink(fresh)
+        produce_dead_letters(self._bus, dead)
+        return None
+
+    def restore(self, checkpoint: bytes | None) -> None:
+        """The sink is idempotent by key; nothing to restore."""
+
+
+def decode_pairs(
+    batch: Iterable[Message], parse: Callable[[dict[str, Any]], T], stage: str
+) -> tuple[list[tuple[Message, T]], list[DeadLetter]]:
+    """Parse bus records; a record that fails becomes a dead letter naming its topic/offset."""
+    ok: list[tuple[Message, T]] = []
+    dead: list[DeadLetter] = []
+    for m in batch:
+        try:
+            ok.append((m, parse(json.loads(m.value))))
+        except (ValueError, KeyError, TypeError) as exc:
+            reason = f"undecodable {m.topic} record: {type(exc).__name__}: {exc}"
+            dead.append(DeadLetter(m.origin, reason, m.value.decode("utf-8", "backslashreplace"), stage))
+    return ok, dead
+
+
+def decode_messages(
+    batch: Iterable[Message], parse: Callable[[dict[str, Any]], T], stage: str
+) -> tuple[list[T], list[DeadLetter]]:
+    pairs, dead = decode_pairs(batch, parse, stage)
+    return [record for _, record in pairs], dead
+
+
+@dataclass
+class StageRunner:
+    """Runs stages round-robin in one thread: poll → handle → commit (with checkpoint)."""
+
+    bus: Bus
+    stages: Sequence[Stage]
+    max_records: int = 256
+    poll_timeout_s: float = 0.05
+    on_batch: Callable[[Stage, int], None] | None = None
+    _consumers: list[Consumer] = field(default_factory=list)
+
+    def open(self) -> None:
+        for stage in self.stages:
+            consumer = self.bus.consumer(stage.topics, stage.group)
+            stage.restore(consumer.checkpoint())
+            self._consumers.append(consumer)
+
+    def step(self) -> int:
+        """One round over all stages; returns how many records were processed."""
+        done = 0
+        for stage, consumer in zip(self.stages, self._consumers, strict=True):
+            batch = consumer.poll(self.max_records, self.poll_timeout_s)
+            if not batch:
+                continue
+            checkpoint = stage.handle(batch)
+            consumer.commit(batch, checkpoint)
+            done += len(batch)
+            if self.on_batch is not None:
+                self.on_batch(stage, len(batch))
+        return done
+
+    def drain(self) -> int:
+        """Run until every stage finds nothing new (a replay's end)."""
+        total = 0
+        while (n := self.step()) > 0:
+            total += n
+        return total
+
+    def run_forever(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            if self.step() == 0:
+                stop.wait(0.2)
+
+    def close(self) -> None:
+        for consumer in self._consumers:
+            consumer.close()
+        self._consumers.clear()
+
+
+def event_time_of(alerts: Sequence[Alert]) -> datetime | None:
+    return max((a.ts for a in alerts), default=None)
