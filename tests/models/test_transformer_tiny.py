@@ -8,14 +8,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from tiny_model import make_tiny_encoder, write_toy_splits
 
 from yujing.errors import InputError, ModelError
 from yujing.models.dataset import read_examples
 from yujing.models.train import TrainConfig, shuffled_batches, train
 from yujing.models.transformer import WEIGHTS_FILE, TransformerScorer, build_classifier, encode_batch, load_tokenizer
 from yujing.records import SIGNALS, Scores
-
-from tiny_model import make_tiny_encoder, write_toy_splits
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +39,9 @@ def test_split_forward_equals_full_forward(cache: Path) -> None:
     enc = encode_batch(load_tokenizer(folder), ["听说平台跑路了", "明天上午九点市政府门口集合散步"], 64)
     with torch.no_grad():
         full = model(**enc)
-        split = model.forward_from(model.hidden_at(enc["input_ids"], enc["attention_mask"], 1), enc["attention_mask"], 1)
+        split = model.forward_from(
+            model.hidden_at(enc["input_ids"], enc["attention_mask"], 1), enc["attention_mask"], 1
+        )
     assert torch.allclose(full, split, atol=1e-5)
 
 
@@ -79,10 +80,10 @@ def test_mismatched_weights_are_refused_with_the_fix(trained: Path, cache: Path,
     spec = json.loads((broken / "model.json").read_text(encoding="utf-8"))
     spec["train_from"] = 0
     (broken / "model.json").write_text(json.dumps(spec), encoding="utf-8")
-    with pytest.raises(ModelError, match="do not match.*retrain"):
+    with pytest.raises(ModelError, match=r"do not match.*retrain"):
         TransformerScorer.load(broken, cache)
     (broken / "thresholds.json").unlink()
-    with pytest.raises(ModelError, match="thresholds.json: missing; retrain"):
+    with pytest.raises(ModelError, match=r"thresholds\.json: missing; retrain"):
         TransformerScorer.load(broken, cache)
 
 
