@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 
 CHINA = timezone(timedelta(hours=8))
 _DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
-_NUM = r"[0-9零〇一二两三四五六七八九十]{1,3}"
+_NUM = r"(?:[0-9]{1,2}|[零〇一二两三四五六七八九十]{1,3})"
 _RELATIVE_DAY = {"今天": 0, "今日": 0, "今晚": 0, "明天": 1, "明日": 1, "明早": 1, "明晚": 1, "后天": 2, "大后天": 3}
 _WEEKDAY = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6}
 _PERIOD_OFFSET = {"上午": 0, "早上": 0, "早晨": 0, "凌晨": 0, "清晨": 0, "中午": 12, "下午": 12, "傍晚": 12, "晚上": 12,
@@ -30,7 +30,7 @@ _DAY_RE = re.compile(
 _PERIOD_RE = re.compile(r"上午|早上|早晨|清晨|凌晨|中午|下午|傍晚|晚上|夜里")
 _CLOCK_RE = re.compile(rf"(?P<h>{_NUM})(?:点|时|:|：)(?P<half>半)?(?:(?P<m>{_NUM})分?)?")
 _PLACE_RE = re.compile(
-    r"(?:在|到|去|赴|于)(?P<place>[^，。,.!！？?\s在到去]{2,16}?"
+    r"(?:在|到|去|赴|于)(?P<place>[^，。,.!！？?\s在到去]{2,16}"
     r"(?:门口|门前|大门|广场|大楼|大厦|楼下|总部|办公室|政府|法院|公安局|信访局|银保监局|金融办|派出所|公司|门外))"
 )
 
@@ -114,7 +114,7 @@ def extract(text: str, posted_at: datetime) -> Announcement:
     period_match = _PERIOD_RE.search(text)
     rel = day_match.group("rel") if day_match else None
     period = period_match.group(0) if period_match else (rel if rel in _PERIOD_DEFAULT_HOUR else None)
-    tail = text[day_match.start():] if day_match else text
+    tail = text[day_match.end():] if day_match else text
     hm = _hour(tail, period, posted_at.hour)
     when: datetime | None = None
     if day_match is not None:

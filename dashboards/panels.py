@@ -58,11 +58,24 @@ def count_query(ref_id: str, query: str, alias: str, *, interval: str = "auto") 
     )
 
 
-def terms(field: str, size: int, agg_id: str = "3") -> es.Terms:
+def terms(field: str, size: int, agg_id: str = "3", order_by: str = "_count") -> es.Terms:
+    """The top ``size`` values of ``field``, ordered by document count or by the metric ``order_by``."""
     settings = (
-        es.ElasticsearchTermsSettings().size(str(size)).order(TermsOrder.DESC).order_by("_count").min_doc_count("1")
+        es.ElasticsearchTermsSettings().size(str(size)).order(TermsOrder.DESC).order_by(order_by).min_doc_count("1")
     )
     return es.Terms().id(agg_id).field(field).settings(settings)
+
+
+def level_rank_mappings() -> list[model.ValueMapping]:
+    """``level_rank`` 1..4 shown as 蓝色..红色 in the level's colour."""
+    options = {
+        str(lv.rank): model.ValueMappingResult(text=lv.chinese, color=LEVEL_COLOURS[lv], index=lv.rank) for lv in LEVELS
+    }
+    return [model.ValueMap(options=options)]
+
+
+def level_rank_thresholds() -> list[model.Threshold]:
+    return [model.Threshold(value=None if lv.rank == 1 else float(lv.rank), color=LEVEL_COLOURS[lv]) for lv in LEVELS]
 
 
 def lucene_and(*clauses: str) -> str:

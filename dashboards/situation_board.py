@@ -29,6 +29,8 @@ from yujing.dashboards.panels import (
     fixed_colour,
     level_label,
     level_mappings,
+    level_rank_mappings,
+    level_rank_thresholds,
     lucene_and,
     terms,
 )
@@ -170,19 +172,31 @@ def _timeline() -> timeseries.Panel:
 
 
 def _top_platforms() -> bargauge.Panel:
+    """Risk = the highest warning level a platform reached in the range (alerts' ``level_rank``)."""
+    query = (
+        es.Dataquery()
+        .ref_id("A")
+        .query(ALERT_FILTER)
+        .time_field("ts")
+        .metrics([es.Max().id("1").field("level_rank")])
+        .bucket_aggs([terms("platform", 15, "2", order_by="1")])
+    )
     return (
         bargauge.Panel()
         .title("风险平台 Top platforms by risk")
-        .description("Platforms named by the most flagged posts (selected signals) in the time range.")
-        .datasource(POSTS)
+        .description("Platforms by the highest warning level they reached in the time range (红 > 橙 > 黄 > 蓝).")
+        .datasource(ALERTS)
         .height(10)
         .span(12)
-        .with_target(_flagged_by("platforms", 15, over_time=False))
+        .with_target(query)
         .orientation(common.VizOrientation.HORIZONTAL)
-        .display_mode(common.BarGaugeDisplayMode.GRADIENT)
+        .display_mode(common.BarGaugeDisplayMode.BASIC)
         .reduce_options(common_b.ReduceDataOptions().calcs(["lastNotNull"]).values(True))
-        .color_scheme(dash.FieldColor().mode(model.FieldColorModeId.CONTINUOUS_YL_RD))
+        .mappings(level_rank_mappings())
+        .thresholds(dash.ThresholdsConfig().mode(model.ThresholdsMode.ABSOLUTE).steps(level_rank_thresholds()))
+        .color_scheme(dash.FieldColor().mode(model.FieldColorModeId.THRESHOLDS))
         .min(0)
+        .max(4)
     )
 
 

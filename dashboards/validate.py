@@ -1,9 +1,9 @@
 """Check generated dashboards against what really exists: index fields and exported metrics.
 
 Pure functions over the dashboard JSON. ``problems(board)`` returns one readable line per query
-that names a field the index mapping lacks, a metric ``yujing.metrics`` does not export, or a label
-that metric does not carry; an empty list means every query can be answered.
-"""
+that names a field the index mapping lacks or aggregates a field of the wrong type, a metric
+``yujing.metrics`` does not export, or a label that metric does not carry; an empty list means
+every query can be answered."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from yujing.dashboards.fields import fields_for
+from yujing.dashboards.fields import field_types
 from yujing.metrics import SPECS
 
 # Prometheus adds these to every scraped series; ``up`` is Prometheus's own per-target metric.
@@ -26,6 +26,7 @@ absent absent_over_time avg_over_time max_over_time min_over_time sum_over_time 
 last_over_time sort sort_desc inf nan
 """
 _PROMQL_WORDS = frozenset(_PROMQL_WORDS_TEXT.split())
+_NUMERIC = frozenset({"integer", "long", "float", "double", "scaled_float"})
 _LUCENE_FIELD = re.compile(r"(?<![\w.$\\])([A-Za-z_][\w.]*):")
 _QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
 _PROM_MATCHERS = re.compile(r"\{([^}]*)\}")
@@ -90,10 +91,30 @@ def _es_panel_columns(panel: Mapping[str, Any]) -> set[str]:
     return names
 
 
-def _es_problems(board: Mapping[str, Any], fields: Callable[[str], frozenset[str]]) -> list[str]:
+_AGG_TYPES = {
+    "terms": frozenset({"keyword", "integer", "long", "boolean"}),
+    "date_histogram": frozenset({"date"}),
+    "histogram": _NUMERIC,
+    **{metric: _NUMERIC for metric in ("avg", "sum", "min", "max", "percentiles", "extended_stats")},
+}
+
+
+def _type_problems(title: str, target: Mapping[str, Any], types: Mapping[str, str]) -> list[str]:
+    """Aggregations on a field of the wrong type (terms on analysed text, sums of keywords, ...)."""
+    out = []
+    for agg in [*target.get("bucketAggs", []), *target.get("metrics", [])]:
+        wanted, field = _AGG_TYPES.get(agg.get("type", "")), agg.get("field")
+        if wanted and field in types and types[field] not in wanted:
+            out.append(f"panel {title!r}: {agg['type']} on {field!r} of type {types[field]} (needs {sorted(wanted)})")
+    return out
+
+
+def _es_problems(board: Mapping[str, Any], types_of: Callable[[str], Mapping[str, str]]) -> list[str]:
     out = []
     for title, uid, target in _targets(board, "elasticsearch"):
-        known = fields(uid)
+        types = types_of(uid)
+        known = frozenset(k for k, v in types.items() if v != "object")
+        out += _type_problems(title, target, types)
         out += [
             f"panel {title!r} query {target.get('refId')}: no field {f!r} in {uid}"
             for f in sorted(es_target_fields(target) - known)
@@ -101,12 +122,12 @@ def _es_problems(board: Mapping[str, Any], fields: Callable[[str], frozenset[str
     for panel in iter_panels(board):
         ds = panel.get("datasource") or {}
         if panel.get("type") == "table" and ds.get("type") == "elasticsearch":
-            missing = _es_panel_columns(panel) - fields(ds["uid"])
+            missing = _es_panel_columns(panel) - frozenset(types_of(ds["uid"]))
             out += [f"panel {panel['title']!r}: column {f!r} is not a field of {ds['uid']}" for f in sorted(missing)]
     return out
 
 
-def _annotation_problems(board: Mapping[str, Any], fields: Callable[[str], frozenset[str]]) -> list[str]:
+def _annotation_problems(board: Mapping[str, Any], types_of: Callable[[str], Mapping[str, str]]) -> list[str]:
     out = []
     for ann in board.get("annotations", {}).get("list", []):
         ds = ann.get("datasource") or {}
@@ -114,19 +135,20 @@ def _annotation_problems(board: Mapping[str, Any], fields: Callable[[str], froze
             continue
         used = lucene_fields(ann.get("target", {}).get("query", ""))
         used |= {ann[k] for k in ("timeField", "textField", "tagsField") if ann.get(k)}
-        out += [f"annotation {ann['name']!r}: no field {f!r} in {ds['uid']}" for f in sorted(used - fields(ds["uid"]))]
+        missing = sorted(used - frozenset(types_of(ds["uid"])))
+        out += [f"annotation {ann['name']!r}: no field {f!r} in {ds['uid']}" for f in missing]
     return out
 
 
-def _variable_problems(board: Mapping[str, Any], fields: Callable[[str], frozenset[str]]) -> list[str]:
+def _variable_problems(board: Mapping[str, Any], types_of: Callable[[str], Mapping[str, str]]) -> list[str]:
     out = []
     for var in board.get("templating", {}).get("list", []):
         ds = var.get("datasource") or {}
         if var.get("type") != "query" or ds.get("type") != "elasticsearch":
             continue
         field = json.loads(var["query"]).get("field")
-        if field not in fields(ds["uid"]):
-            out.append(f"variable {var['name']!r}: no field {field!r} in {ds['uid']}")
+        if types_of(ds["uid"]).get(field) not in _AGG_TYPES["terms"]:
+            out.append(f"variable {var['name']!r}: no keyword field {field!r} in {ds['uid']}")
     return out
 
 
@@ -166,14 +188,14 @@ def _prom_problems(board: Mapping[str, Any], series: Mapping[str, frozenset[str]
 
 def problems(
     board: Mapping[str, Any],
-    fields: Callable[[str], frozenset[str]] = fields_for,
+    types_of: Callable[[str], Mapping[str, str]] = field_types,
     series: Mapping[str, frozenset[str]] | None = None,
 ) -> list[str]:
     """Everything in ``board`` that the index mapping or the metrics registry cannot answer."""
     series = exported_series() if series is None else series
     return (
-        _es_problems(board, fields)
-        + _annotation_problems(board, fields)
-        + _variable_problems(board, fields)
+        _es_problems(board, types_of)
+        + _annotation_problems(board, types_of)
+        + _variable_problems(board, types_of)
         + _prom_problems(board, series)
     )

@@ -117,9 +117,13 @@ def alert_from_doc(doc: Mapping[str, Any]) -> Alert:
 
 
 def supporting_post_ids(alert: Alert) -> list[str]:
-    """The post ids a warning was based on, as its explanation lists them."""
-    for key in ("post_ids", "supporting_posts", "posts", "evidence"):
-        value = alert.explanation.get(key)
-        if isinstance(value, list | tuple):
-            return [str(v["id"]) if isinstance(v, Mapping) and "id" in v else str(v) for v in value]
-    return []
+    """The post ids a warning was based on, as its explanation lists them: ``top_posts`` (the alerting
+    service's stories, each with ``post_id`` and ``post_ids``) or a plain ``post_ids`` list."""
+    ids: list[str] = []
+    for story in alert.explanation.get("top_posts") or ():
+        if isinstance(story, Mapping):
+            ids.extend(str(i) for i in [story.get("post_id"), *(story.get("post_ids") or ())] if i)
+    plain = alert.explanation.get("post_ids")
+    if isinstance(plain, list | tuple):
+        ids.extend(str(i) for i in plain)
+    return list(dict.fromkeys(ids))

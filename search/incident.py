@@ -36,7 +36,8 @@ class Incident:
 
 
 def _window(alert: Alert) -> timedelta:
-    value = alert.explanation.get("window")
+    rule = alert.explanation.get("rule")
+    value = rule.get("window") if isinstance(rule, dict) else alert.explanation.get("window")
     if isinstance(value, str):
         try:
             return timedelta(milliseconds=interval_ms(value))

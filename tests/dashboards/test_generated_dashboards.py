@@ -106,7 +106,15 @@ def test_validation_catches_a_missing_field_metric_and_label() -> None:
     table = next(p for p in validate.iter_panels(board) if p["type"] == "table")
     table["targets"][0]["query"] = "platfrom:$platform"
     board["annotations"]["list"][0]["textField"] = "summary"
+    bars = next(p for p in validate.iter_panels(board) if p["type"] == "bargauge")
+    bars["targets"][0]["bucketAggs"][0]["field"] = "rule_text"
+    bars["targets"][0]["metrics"][0]["field"] = "platform"
+    districts = next(p for p in validate.iter_panels(board) if p["type"] == "piechart")
+    districts["targets"][0]["bucketAggs"][0]["field"] = "text"
     found = validate.problems(board)
+    assert any("no field 'rule_text'" in line for line in found)
+    assert any("max on 'platform' of type keyword" in line for line in found)
+    assert any("terms on 'text' of type text" in line for line in found)
     assert any("no field 'platfrom'" in line for line in found)
     assert any("no field 'summary'" in line for line in found)
 

@@ -124,3 +124,14 @@ def test_incident_view_without_listed_posts_uses_the_window(tmp_path: Path) -> N
     view = incident(s, "a1")
     assert view is not None and view.basis == "window"
     assert [p.id for p in view.posts] == ["p08", "p02", "p01"]
+
+
+def test_supporting_ids_from_the_alerting_explanation() -> None:
+    import dataclasses
+
+    from yujing.search.docs import supporting_post_ids
+
+    alert = dataclasses.replace(alerts()[0], explanation={
+        "rule": {"window": "30m"},
+        "top_posts": [{"post_id": "p2", "post_ids": ["p2", "p1"]}, {"post_id": "p8", "post_ids": ["p8"]}]})
+    assert supporting_post_ids(alert) == ["p2", "p1", "p8"]

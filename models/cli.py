@@ -1,0 +1,203 @@
+"""``yujing train``, ``yujing eval`` and ``yujing models``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from yujing.errors import InputError, ModelError
+from yujing.records import SIGNALS
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    _add_train(sub)
+    _add_eval(sub)
+    p = sub.add_parser("models", help="list the scoring models (yujing score --model NAME)")
+    p.add_argument("--json", action="store_true", help="one JSON object per model")
+    p.set_defaults(func=cmd_models)
+
+
+def _add_train(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from yujing.models.train import TrainConfig
+
+    d = TrainConfig(Path("."), Path("."))
+    p = sub.add_parser("train", help="fine-tune the transformer classifier on models/data/{train,dev,test}.jsonl")
+    p.add_argument(
+        "--data", type=Path, default=DATA_DIR, help="folder with train/dev/test.jsonl (default: %(default)s)"
+    )
+    p.add_argument("--name", default=d.name, help="model name (default: %(default)s)")
+    p.add_argument("--out", type=Path, help="output folder (default: <cache>/models/NAME)")
+    p.add_argument("--real", type=Path, help="shared data folder: also report F1 on the annotated real texts")
+    for flag, value, text in (
+        ("--epochs", d.epochs, "maximum epochs"),
+        ("--patience", d.patience, "early-stopping patience"),
+        ("--depth", d.depth, "encoder layers kept"),
+        ("--train-from", d.train_from, "first fine-tuned layer"),
+        ("--batch-size", d.batch_size, "batch size"),
+        ("--seed", d.seed, "random seed"),
+        ("--max-length", d.max_length, "max tokens per text"),
+    ):
+        p.add_argument(flag, type=int, default=value, help=f"{text} (default: %(default)s)")
+    p.add_argument("--lr", type=float, default=d.lr, help="encoder learning rate (default: %(default)s)")
+    p.add_argument("--head-lr", type=float, default=d.head_lr, help="head learning rate (default: %(default)s)")
+    p.add_argument("--max-minutes", type=float, help="stop after the epoch that passes this wall time")
+    p.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    p.add_argument("--json", action="store_true", help="print the final report as JSON")
+    p.set_defaults(func=cmd_train)
+
+
+def _add_eval(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("eval", help="precision/recall/F1, calibration and worst examples of a model on labelled texts")
+    p.add_argument(
+        "file", nargs="?", type=Path, help="JSONL with text,rumour,panic,gathering (default: models/data/test.jsonl)"
+    )
+    p.add_argument("--real", type=Path, help="evaluate on the annotated real texts of this shared data folder instead")
+    p.add_argument("--model", help="model name (see `yujing models`; default: the fine-tuned default)")
+    p.add_argument("--worst", type=int, default=10, help="how many worst examples to show (default: %(default)s)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=cmd_eval)
+
+
+def _say(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def load_real(shared_dir: Path) -> list[Any]:
+    """The annotated real texts, via the data helper's loader (ids + labels in the repo, texts in shared/)."""
+    from yujing.models.dataset import Example, example_from
+
+    try:
+        from yujing.models.datagen.real import load_real_eval
+    except ImportError as exc:
+        raise InputError("no_real_eval", f"the real-text loader yujing.models.datagen.real is missing ({exc})") from exc
+    rows = load_real_eval(shared_dir)
+    return [
+        r if isinstance(r, Example) else example_from(r if isinstance(r, Mapping) else vars(r), f"real:{i}")
+        for i, r in enumerate(rows)
+    ]
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from yujing.models.train import TrainConfig, train
+    from yujing.models.zoo import trained_dir
+
+    real = load_real(args.real) if args.real else []
+    cfg = TrainConfig(
+        args.data,
+        args.out or trained_dir() / args.name,
+        name=args.name,
+        depth=args.depth,
+        train_from=args.train_from,
+        epochs=args.epochs,
+        patience=args.patience,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        head_lr=args.head_lr,
+        seed=args.seed,
+        max_length=args.max_length,
+        device=args.device,
+        max_minutes=args.max_minutes,
+    )
+    result = train(cfg, real, say=_say)
+    if args.json:
+        print(json.dumps(result.report, ensure_ascii=False, indent=1))
+    else:
+        for split in ("test", "real_eval"):
+            if split in result.report:
+                print(f"{split}: macro-F1 {result.report[split]['macro_f1']:.3f}")
+        print(
+            f"model written to {cfg.out_dir} (model card: {cfg.out_dir / 'model_card.md'}); "
+            f"use it with `yujing score --model {cfg.out_dir}`"
+        )
+    return 0
+
+
+def evaluate(scorer: Any, examples: Sequence[Any], worst: int) -> dict[str, Any]:
+    from yujing.models import metrics
+
+    texts = [e.text for e in examples]
+    scores = []
+    from tqdm import tqdm
+
+    for start in tqdm(range(0, len(texts), 64), desc="scoring", unit="batch", file=sys.stderr, leave=False):
+        scores += scorer.score(texts[start : start + 64])
+    probs = [[s.get(sig) for sig in SIGNALS] for s in scores]
+    gold = [list(e.labels) for e in examples]
+    report = metrics.summary(probs, gold, scorer.thresholds)
+    losses = metrics.example_losses(probs, gold)
+    order = sorted(range(len(examples)), key=lambda i: -losses[i])[:worst]
+    report["worst"] = [
+        {
+            "id": examples[i].id,
+            "text": examples[i].text,
+            "loss": round(losses[i], 3),
+            "gold": [s.value for j, s in enumerate(SIGNALS) if gold[i][j]],
+            "scores": {s.value: round(probs[i][j], 3) for j, s in enumerate(SIGNALS)},
+        }
+        for i in order
+    ]
+    report["model"] = f"{scorer.name}@{scorer.version}"
+    report["thresholds"] = {s.value: scorer.thresholds[s] for s in SIGNALS}
+    return report
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from yujing.models.dataset import read_examples
+    from yujing.models.zoo import load_scorer
+
+    examples = load_real(args.real) if args.real else read_examples(args.file or DATA_DIR / "test.jsonl")
+    report = evaluate(load_scorer(args.model), examples, args.worst)
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=1))
+        return 0
+    print(human_report(report))
+    return 0
+
+
+def human_report(report: Mapping[str, Any]) -> str:
+    lines = [
+        f"model {report['model']} on {report['n']} texts",
+        "",
+        f"{'signal':10} {'prec':>6} {'recall':>6} {'F1':>6} {'support':>8} {'ECE':>6} {'threshold':>9}",
+    ]
+    for s in SIGNALS:
+        r = report["labels"][s.value]
+        lines.append(
+            f"{s.value:10} {r['precision']:6.3f} {r['recall']:6.3f} {r['f1']:6.3f} {r['support']:8d} "
+            f"{r['ece']:6.3f} {report['thresholds'][s.value]:9.2f}"
+        )
+    lines += [f"{'macro':10} {'':6} {'':6} {report['macro_f1']:6.3f}   mean ECE {report['mean_ece']:.3f}", ""]
+    confusions = report.get("confusions") or {}
+    lines.append(
+        "confusions (gold -> wrongly flagged): " + (", ".join(f"{k} {v}" for k, v in confusions.items()) or "none")
+    )
+    if report.get("worst"):
+        lines += ["", "worst examples:"]
+        for w in report["worst"]:
+            scores = " ".join(f"{k}={v:.2f}" for k, v in w["scores"].items())
+            lines.append(f"  {w['id']} gold={','.join(w['gold']) or 'none'} {scores}  {w['text'][:60]}")
+    return "\n".join(lines)
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from yujing.models.zoo import list_models
+
+    try:
+        models = list_models()
+    except ModelError as exc:
+        print(f"yujing models: {exc}", file=sys.stderr)
+        return 1
+    for m in models:
+        if args.json:
+            print(
+                json.dumps({"name": m.name, "kind": m.kind, "path": m.path, "summary": m.summary}, ensure_ascii=False)
+            )
+        else:
+            print(f"{m.name:24} {m.kind}\n{'':24} {m.summary}  [{m.path}]")
+    return 0

