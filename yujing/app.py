@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from yujing import metrics
 from yujing.errors import ConfigError, ModelError
 from yujing.ingestion.bus import Bus
 from yujing.ingestion.decode import DecodeOptions, decode_jsonl
@@ -102,6 +103,8 @@ def ingest(bus: Bus, decoded: Decoded, *, sort_by_time: bool = False,
     for start in range(0, len(posts), batch):
         chunk = posts[start:start + batch]
         produce_posts(bus, chunk)
+        for post in chunk:
+            metrics.posts_ingested(post.source.value)
         if progress is not None:
             progress(len(chunk))
     produce_dead_letters(bus, decoded.dead)

@@ -17,11 +17,13 @@ import dataclasses
 import itertools
 import json
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from yujing import metrics
 from yujing.ingestion.bus import (
     DEAD_LETTERS,
     RAW_COMPLAINTS,
@@ -58,6 +60,8 @@ def produce_posts(bus: Bus, posts: Sequence[Post]) -> None:
 def produce_dead_letters(bus: Bus, letters: Sequence[DeadLetter]) -> None:
     if letters:
         bus.produce(DEAD_LETTERS, [OutRecord(to_json(d), d.origin.encode()) for d in letters])
+    for letter in letters:
+        metrics.dead_letter(letter.stage, letter.reason.split(":", 1)[0])
 
 
 class Stage(Protocol):
@@ -91,7 +95,8 @@ class ScoreStage:
         self._model = f"{scorer.name}@{scorer.version}"
 
     def score_posts(self, posts: Sequence[Post]) -> list[ScoredPost]:
-        scores = self._scorer.score([p.text for p in posts])
+        with metrics.time_scoring(self._model):
+            scores = self._scorer.score([p.text for p in posts])
         return [
             ScoredPost(p, s, labels_for(s, self._scorer.thresholds), self._matcher.platforms(p.text), self._model)
             for p, s in zip(posts, scores, strict=True)
@@ -103,6 +108,7 @@ class ScoreStage:
         if records:
             self._bus.produce(SCORED_POSTS, records)
         produce_dead_letters(self._bus, dead)
+        metrics.stage_records("score", len(posts))
         return None
 
     def restore(self, checkpoint: bytes | None) -> None:
@@ -128,6 +134,7 @@ class IndexStage:
         if alerts:
             self._store.index_alerts(alerts)
         produce_dead_letters(self._bus, dead + dead2)
+        metrics.stage_records("index", len(unique) + len(alerts))
         return None
 
     def restore(self, checkpoint: bytes | None) -> None:
@@ -155,6 +162,9 @@ class AlertStage:
         if alerts:
             self._bus.produce(WARNINGS, [OutRecord(to_json(a), a.platform.encode()) for a in alerts])
         produce_dead_letters(self._bus, dead)
+        metrics.stage_records("alert", len(pairs))
+        for alert in alerts:
+            metrics.alert_raised(alert.signal.value, alert.level.value)
         return self._alerting.snapshot()
 
     def restore(self, checkpoint: bytes | None) -> None:
@@ -174,7 +184,7 @@ class NotifyStage:
         self._seen: set[str] = set()
 
     def handle(self, batch: Sequence[Message]) -> bytes | None:
-        alerts, dead = decode_messages(batch, Alert.from_dict, "notify")
+        alerts, dead = decode_messages(batch, Alert.from_dict, "deliver")
         fresh = [a for a in alerts if a.key not in self._seen]
         self._seen.update(a.key for a in fresh)
         if fresh:
@@ -217,7 +227,9 @@ class StageRunner:
     max_records: int = 256
     poll_timeout_s: float = 0.05
     on_batch: Callable[[Stage, int], None] | None = None
+    lag_every_s: float = 5.0
     _consumers: list[Consumer] = field(default_factory=list)
+    _lag_reported: dict[str, float] = field(default_factory=dict)
 
     def open(self) -> None:
         for stage in self.stages:
@@ -235,9 +247,16 @@ class StageRunner:
             checkpoint = stage.handle(batch)
             consumer.commit(batch, checkpoint)
             done += len(batch)
+            self._report_lag(stage, consumer)
             if self.on_batch is not None:
                 self.on_batch(stage, len(batch))
         return done
+
+    def _report_lag(self, stage: Stage, consumer: Consumer) -> None:
+        now = time.monotonic()
+        if now - self._lag_reported.get(stage.group, 0.0) >= self.lag_every_s:
+            self._lag_reported[stage.group] = now
+            metrics.set_consumer_lag(stage.group, ",".join(stage.topics), consumer.lag())
 
     def drain(self) -> int:
         """Run until every stage finds nothing new (a replay's end)."""
