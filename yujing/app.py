@@ -8,9 +8,10 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from yujing import metrics
-from yujing.errors import ConfigError, ModelError
+from yujing.errors import ConfigError
 from yujing.ingestion.bus import Bus
 from yujing.ingestion.decode import DecodeOptions, decode_jsonl
 from yujing.models.attribution import PlatformMatcher
@@ -29,6 +30,9 @@ from yujing.records import Alert, DeadLetter, Post
 from yujing.registry import Registry, load_registry
 from yujing.search.store import Store
 from yujing.settings import Settings
+
+if TYPE_CHECKING:
+    from yujing.alerting.service import Alerting
 
 
 def open_bus(url: str) -> Bus:
@@ -51,23 +55,13 @@ def open_store(url: str) -> Store:
 
 
 def load_scorer(name: str | None) -> Scorer:
-    """A scorer by name (``lexicon``, ``transformer``, ...); None means the default model."""
-    if name == "lexicon":
-        from yujing.models.lexicon import LexiconScorer
+    """A scorer by name (``lexicon``, ``transformer``, ...); None means the default fine-tuned model."""
+    from yujing.models.zoo import load_scorer as _load
 
-        return LexiconScorer()
-    try:
-        from yujing.models.zoo import load_scorer as _load
-    except ImportError as exc:
-        if name is None:
-            from yujing.models.lexicon import LexiconScorer
-
-            return LexiconScorer()
-        raise ModelError(f"model {name!r} needs the models zoo, which failed to import: {exc}") from exc
     return _load(name)
 
 
-def build_alerting(settings: Settings, registry: Registry, rules: Path | None = None):  # type: ignore[no-untyped-def]
+def build_alerting(settings: Settings, registry: Registry, rules: Path | None = None) -> Alerting:
     from yujing.alerting.service import build_alerting as _build
 
     return _build(registry, rules_path=rules or settings.rules, routes_path=settings.routes)
