@@ -197,12 +197,18 @@ class KafkaConsumer:
             value=record.value,
         )
 
-    def commit(self, messages: Sequence[Message]) -> None:
+    def commit(self, messages: Sequence[Message], checkpoint: bytes | None = None) -> None:
         """Commit past the last of ``messages`` in each partition this member still owns.
 
         Partitions taken away by a rebalance are skipped: their new owner reads them again from the
         last commit (at-least-once), and downstream writes are idempotent.
         """
+        if checkpoint is not None:
+            raise BusError(
+                f"{self._ctx.action}: stage checkpoints are not stored on Kafka yet; run stateful stages "
+                "(the alerter) on the embedded bus",
+                retryable=False,
+            )
         offsets = _next_offsets(messages, self._settings)
         owned = self._client.assignment()
         mine = {tp: OffsetAndMetadata(off, "", -1) for tp, off in offsets.items() if tp in owned}
@@ -211,6 +217,9 @@ class KafkaConsumer:
         if mine:
             with translating(self._ctx):
                 self._client.commit(mine)
+
+    def checkpoint(self) -> bytes | None:
+        return None
 
     def lag(self) -> int:
         """Records not yet committed in the partitions assigned to this member."""

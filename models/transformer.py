@@ -112,8 +112,8 @@ def build_classifier(encoder_dir: Path, depth: int, seed: int | None = None) -> 
     from transformers import BertModel
     from transformers.utils import logging as hf_logging
 
-    hf_logging.set_verbosity_error()  # its load report lists the pooler we leave out on purpose
-    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]  # load report lists the pooler we leave out
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     try:
         bert = BertModel.from_pretrained(str(encoder_dir), add_pooling_layer=False, attn_implementation="eager")
     except (OSError, ValueError) as exc:

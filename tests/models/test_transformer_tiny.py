@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from tiny_model import make_tiny_encoder, write_toy_splits
 
+from tests.models.tiny_model import make_tiny_encoder, write_toy_splits
 from yujing.errors import InputError, ModelError
 from yujing.models.dataset import read_examples
 from yujing.models.train import TrainConfig, shuffled_batches, train

@@ -9,7 +9,7 @@ from osmem_server import OsmemServer
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from search_servers import FLAVOURS, cloned, stop_osmem
+from tests.search.search_servers import FLAVOURS, cloned, stop_osmem
 
 
 @pytest.fixture(scope="session")

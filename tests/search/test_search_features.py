@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from search_corpus import T0, alerts, posts
-from search_servers import cloned
 
+from tests.search.search_corpus import T0, alerts, posts
+from tests.search.search_servers import cloned
 from yujing.errors import InputError
 from yujing.records import Level, Signal
 from yujing.search.filters import AlertQuery

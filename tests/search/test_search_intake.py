@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 from osmem_server import OsmemServer
-from search_corpus import T0, posts
-from search_servers import FLAVOURS, stop_osmem
 
+from tests.search.search_corpus import T0, posts
+from tests.search.search_servers import FLAVOURS, stop_osmem
 from yujing.clock import ManualClock
 from yujing.errors import BackpressureError, StoreError
 from yujing.search.intake import Intake, pause_for

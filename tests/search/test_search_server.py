@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from search_corpus import SUITE, alerts, posts
 
+from tests.search.search_corpus import SUITE, alerts, posts
 from yujing.search.open import open_store
 from yujing.search.server_store import ServerStore
 from yujing.search.store import SearchQuery

@@ -3,8 +3,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from search_corpus import SUITE, alerts, posts
 
+from tests.search.search_corpus import SUITE, alerts, posts
 from yujing.search.sqlite_store import SqliteStore
 from yujing.search.store import SearchQuery
 
