@@ -217,7 +217,7 @@ def make_situation_router(store_url: Callable[[], str], registry_path: Callable[
     def situation_html(now: datetime | None = None, hours: int = Query(24, ge=1, le=24 * 31)) -> str:
         return render_situation(load_situation(store_url(), registry_path(), now=now, hours=hours), refresh)
 
-    @router.get("/incidents/{key}", response_class=HTMLResponse)
+    @router.get("/incidents/{key:path}", response_class=HTMLResponse)
     def incident_html(key: str) -> str:
         from yujing.search.incident import SearchBackend, incident
         from yujing.search.open import open_store
