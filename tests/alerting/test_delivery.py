@@ -162,3 +162,27 @@ def test_outage_holds_then_delivers_exactly_once_after_restart(tmp_path: Path) -
         assert sorted(got) == sorted(f"{k}|值班员|hook" for k in keys)
     finally:
         up.close()
+
+
+def test_receivers_load_validate_and_escalate(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from yujing.alerting.receivers import fan_out, load_receivers, receivers_from_doc
+    from yujing.errors import ConfigError
+
+    rec = load_receivers(env={})
+    box = Outbox(tmp_path / "o.sqlite")
+    a = _alert()
+    assert fan_out(a, rec, box, T0) == 2  # stability_office + police, first contact each
+    assert fan_out(a, rec, box, T0) == 0  # idempotent
+    later = replace(a, key=a.key + "|unack", explanation={**a.explanation, "contact_step": 1})
+    fan_out(later, rec, box, T0)
+    contacts = sorted(c for _, _, c, _, _ in box.due(T0))
+    assert "stability_office:值班领导" in contacts and "police:值班员" in contacts
+    bad = tmp_path / "r.yaml"
+    bad.write_text("channels:\n  x: {type: webhook, url: 'http://h', secret_env: NOPE}\nreceivers: []\n")
+    with pytest.raises(ConfigError, match="NOPE"):
+        load_receivers(bad, env={})
+    with pytest.raises(ConfigError, match="unknown channel"):
+        receivers_from_doc({"channels": {}, "receivers": [{"agency": "police", "contacts": [
+            {"name": "a", "channels": ["zz"]}]}]}, env={})
