@@ -1,4 +1,4 @@
-"""Alerting commands: ``yujing backtest`` (more to come: alerts, ack, silence)."""
+"""Alerting commands: ``yujing backtest``, ``yujing alerts``, ``yujing ack`` (silence: to come)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,10 @@ import argparse
 import json
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from yujing.alerting.store import AlertStore
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -17,6 +21,55 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--horizon-days", type=float, default=7.0)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_backtest)
+
+    p = sub.add_parser("alerts", help="warnings history from the alert store (DATA_DIR/alerts.db)")
+    p.add_argument("--platform", default="")
+    p.add_argument("--text", default="")
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_alerts)
+
+    p = sub.add_parser("ack", help="acknowledge an incident (stops escalation to the next contact)")
+    p.add_argument("ref")
+    p.add_argument("--by", required=True)
+    p.add_argument("--note", default="")
+    p.set_defaults(func=cmd_ack)
+
+
+def _store() -> AlertStore:
+    from yujing.alerting.store import AlertStore
+    from yujing.settings import Settings
+
+    d = Settings().data_dir
+    d.mkdir(parents=True, exist_ok=True)
+    return AlertStore(d / "alerts.db")
+
+
+def cmd_alerts(args: argparse.Namespace) -> int:
+    rows = _store().history(platform=args.platform, text=args.text, limit=args.limit)
+    for r in rows:
+        a = r.alert
+        if args.json:
+            print(json.dumps(r.to_dict(), ensure_ascii=False))
+        else:
+            acked = f" 已确认({r.acks[0].get('by', '')})" if r.acks else ""
+            print(f"{a.ts.isoformat()} {a.level.chinese} {a.platform} {a.signal.value} {r.outcome} {r.incident}{acked}")
+    if not rows and not args.json:
+        print("no warnings recorded")
+    return 0
+
+
+def cmd_ack(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from yujing.errors import ConfigError
+
+    store = _store()
+    if not store.known_incident(args.ref):
+        raise ConfigError("alerts.db", "ref", f"unknown incident {args.ref!r}; list them with `yujing alerts`")
+    store.acknowledge(args.ref, args.by, datetime.now(UTC), args.note)
+    print(f"acknowledged {args.ref} by {args.by}")
+    return 0
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:

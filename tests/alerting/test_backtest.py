@@ -45,3 +45,21 @@ def test_demo_backtest(capsys: pytest.CaptureFixture[str]) -> None:
     assert p["detected"] == 2 and all(h > 24 for h in p["lead_hours"])
     quiet = [r for name, r in rep["platforms"].items() if r["events"] == 0]
     assert all(r["warnings"] == 0 for r in quiet)  # no yellow+ warnings on platforms without events
+
+
+def test_alerts_and_ack_cli(capsys: pytest.CaptureFixture[str]) -> None:
+    from yujing.alerting.store import AlertStore
+    from yujing.settings import Settings
+
+    d = Settings().data_dir
+    d.mkdir(parents=True, exist_ok=True)
+    a = _alert()
+    AlertStore(d / "alerts.db").record(a, "sent")
+    assert main(["alerts", "--json"]) == 0
+    row = json.loads(capsys.readouterr().out.strip().splitlines()[0])
+    assert row["alert"]["platform"] == "星河贷" and row["acks"] == []
+    assert main(["ack", row["incident"], "--by", "张三"]) == 0
+    capsys.readouterr()
+    main(["alerts", "--json"])
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[0])["acks"][0]["by"] == "张三"
+    assert main(["ack", "no-such", "--by", "x"]) != 0
