@@ -16,6 +16,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from yujing import __version__, metrics
+from yujing.search.api import make_router as make_search_router
 from yujing.settings import Settings
 
 
@@ -24,6 +25,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Yujing 预警 API", version=__version__,
                   description="Search, warnings, acknowledgements, intake and metrics of Yujing.")
     app.include_router(metrics.make_metrics_router())
+    app.include_router(make_search_router(settings))
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
