@@ -34,7 +34,6 @@ class Settings(BaseSettings):
     rules: Path | None = None
     routes: Path | None = None
     pseudonym_key: SecretStr | None = None
-    topic_prefix: str = "yujing."
     max_text_chars: int = 2000
 
     @property
