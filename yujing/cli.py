@@ -170,6 +170,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     wiring = Wiring(settings, registry_for(settings, args.registry), bus, store, scorer, sink, args.rules)
     runner = StageRunner(bus, wiring.stages(args.role))
+    from yujing import metrics
+
+    metrics.start_role_metrics(args.role)
     runner.open()
     print(f"yujing run: role={args.role} bus={args.bus or settings.bus_url} — Ctrl-C to stop", file=sys.stderr)
     try:
