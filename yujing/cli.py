@@ -178,7 +178,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     runner.open()
     print(f"yujing run: role={args.role} bus={args.bus or settings.bus_url} — Ctrl-C to stop", file=sys.stderr)
     try:
-        if args.until_idle:
+        if args.until_idle and (args.bus or settings.bus_url).startswith("kafka://"):
+            from yujing.ingestion.kafka_runner import drain_until_idle
+
+            drain_until_idle(runner)
+        elif args.until_idle:
             runner.drain()
         else:
             runner.run_forever(_stop_on_signals())
