@@ -16,7 +16,10 @@ import uvicorn
 from fastapi import FastAPI
 
 from yujing import __version__, metrics
+from yujing.app import open_bus
 from yujing.dashboards.situation import make_situation_router
+from yujing.ingestion.intake import LazyBus
+from yujing.ingestion.intake import make_router as make_intake_router
 from yujing.search.api import make_router as make_search_router
 from yujing.settings import Settings
 
@@ -28,6 +31,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(metrics.make_metrics_router())
     app.include_router(make_situation_router(lambda: settings.store_url, lambda: settings.registry_path))
     app.include_router(make_search_router(settings))
+    app.include_router(make_intake_router(LazyBus(lambda: open_bus(settings.bus_url)), settings.key))
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
