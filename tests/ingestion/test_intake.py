@@ -218,3 +218,12 @@ def test_complaint_lands_on_kafka_raw_complaints(kafka_broker: Broker, kafka_set
         assert post.author == pseudonymise("孙七", KEY) and post.ts == NOW
     finally:
         bus.close()
+
+
+def test_bus_that_cannot_open_is_503(tmp_path: Path) -> None:
+    app = FastAPI()
+    app.include_router(make_router(LazyBus(lambda: SqliteBus(tmp_path)), KEY))  # a directory: sqlite fails
+    with TestClient(app) as client:
+        resp = client.post("/intake/complaints", json={"text": "a"})
+    assert resp.status_code == 503
+    assert "cannot open embedded bus" in resp.json()["detail"] and "retry" in resp.json()["detail"]
