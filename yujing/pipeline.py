@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -24,6 +25,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from yujing import metrics
+from yujing.errors import AdapterError, BackpressureError
 from yujing.ingestion.bus import (
     DEAD_LETTERS,
     RAW_COMPLAINTS,
@@ -44,6 +46,7 @@ if TYPE_CHECKING:
     from yujing.alerting.service import Alerting
 
 ROLES = ("scorer", "indexer", "alerter", "all")
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
@@ -150,6 +153,7 @@ class AlertStage:
     def __init__(self, bus: Bus, alerting: Alerting) -> None:
         self._bus = bus
         self._alerting = alerting
+        self._initial = alerting.snapshot()  # what restore(None) goes back to
 
     def handle(self, batch: Sequence[Message]) -> bytes | None:
         pairs, dead = decode_pairs(batch, ScoredPost.from_dict, "alert")
@@ -168,8 +172,7 @@ class AlertStage:
         return self._alerting.snapshot()
 
     def restore(self, checkpoint: bytes | None) -> None:
-        if checkpoint is not None:
-            self._alerting.restore(checkpoint)
+        self._alerting.restore(self._initial if checkpoint is None else checkpoint)
 
 
 class NotifyStage:
@@ -185,8 +188,11 @@ class NotifyStage:
 
     def handle(self, batch: Sequence[Message]) -> bytes | None:
         alerts, dead = decode_messages(batch, Alert.from_dict, "deliver")
-        fresh = [a for a in alerts if a.key not in self._seen]
-        self._seen.update(a.key for a in fresh)
+        fresh = []
+        for alert in alerts:  # one by one: a redelivered batch may hold the same key twice
+            if alert.key not in self._seen:
+                self._seen.add(alert.key)
+                fresh.append(alert)
         if fresh:
             self._sink(fresh)
         produce_dead_letters(self._bus, dead)
@@ -220,7 +226,15 @@ def decode_messages(
 
 @dataclass
 class StageRunner:
-    """Runs stages round-robin in one thread: poll → handle → commit (with checkpoint)."""
+    """Runs stages round-robin in one thread: poll → handle → commit (with checkpoint).
+
+    Backpressure: when a stage's downstream write fails with a retryable adapter error (the store
+    answers 429, the search server or the broker is briefly down), the batch is not committed. The
+    stage's state is restored from its last committed checkpoint, the batch is held, and the stage
+    pauses (``pause_for``: the server's Retry-After, else exponential backoff) before the same batch is
+    tried again. Other stages keep running; nothing is dropped and nothing is counted twice.
+    Non-retryable errors propagate.
+    """
 
     bus: Bus
     stages: Sequence[Stage]
@@ -228,8 +242,12 @@ class StageRunner:
     poll_timeout_s: float = 0.05
     on_batch: Callable[[Stage, int], None] | None = None
     lag_every_s: float = 5.0
+    clock: Callable[[], float] = time.monotonic
     _consumers: list[Consumer] = field(default_factory=list)
     _lag_reported: dict[str, float] = field(default_factory=dict)
+    _held: dict[int, list[Message]] = field(default_factory=dict)
+    _paused_until: dict[int, float] = field(default_factory=dict)
+    _failures: dict[int, int] = field(default_factory=dict)
 
     def open(self) -> None:
         for stage in self.stages:
@@ -240,17 +258,45 @@ class StageRunner:
     def step(self) -> int:
         """One round over all stages; returns how many records were processed."""
         done = 0
-        for stage, consumer in zip(self.stages, self._consumers, strict=True):
-            batch = consumer.poll(self.max_records, self.poll_timeout_s)
+        for i, (stage, consumer) in enumerate(zip(self.stages, self._consumers, strict=True)):
+            if self.clock() < self._paused_until.get(i, 0.0):
+                continue
+            batch = self._held.pop(i, None) or consumer.poll(self.max_records, self.poll_timeout_s)
             if not batch:
                 continue
-            checkpoint = stage.handle(batch)
+            try:
+                checkpoint = stage.handle(batch)
+            except AdapterError as exc:
+                if not exc.retryable:
+                    raise
+                self._hold(i, stage, consumer, batch, exc)
+                continue
+            self._failures.pop(i, None)
             consumer.commit(batch, checkpoint)
             done += len(batch)
             self._report_lag(stage, consumer)
             if self.on_batch is not None:
                 self.on_batch(stage, len(batch))
         return done
+
+    def _hold(self, i: int, stage: Stage, consumer: Consumer, batch: list[Message], exc: AdapterError) -> None:
+        from yujing.search.intake import pause_for
+
+        failures = self._failures.get(i, 0) + 1
+        self._failures[i] = failures
+        pause = pause_for(exc, failures)
+        self._held[i] = batch
+        self._paused_until[i] = self.clock() + pause
+        stage.restore(consumer.checkpoint())  # undo what the failed batch did to the stage's state
+        if isinstance(exc, BackpressureError):
+            metrics.store_backpressure()
+        log.warning("%s paused %.1fs after failure %d (%d records held, not committed): %s",
+                    stage.group, pause, failures, len(batch), exc)
+
+    @property
+    def held(self) -> int:
+        """Records held back by paused stages (not committed; retried after the pause)."""
+        return sum(len(b) for b in self._held.values())
 
     def _report_lag(self, stage: Stage, consumer: Consumer) -> None:
         now = time.monotonic()
@@ -261,8 +307,10 @@ class StageRunner:
     def drain(self) -> int:
         """Run until every stage finds nothing new (a replay's end)."""
         total = 0
-        while (n := self.step()) > 0:
+        while (n := self.step()) > 0 or self._held:
             total += n
+            if n == 0:  # only paused stages are left: wait for the first pause to end
+                time.sleep(max(0.0, min(self._paused_until.values(), default=0.0) - self.clock()))
         return total
 
     def run_forever(self, stop: threading.Event) -> None:

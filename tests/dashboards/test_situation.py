@@ -1,0 +1,85 @@
+"""The situation page: pure aggregation, and the page/JSON/incident view over a real demo replay."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from yujing.app import replay_file
+from yujing.dashboards.situation import build_situation, sparkline
+from yujing.records import Agency, Alert, Level, Post, ScoredPost, Scores, Signal
+from yujing.registry import load_registry
+from yujing.settings import Settings
+
+DEMO = Path(__file__).resolve().parents[2] / "yujing" / "demo"
+NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
+
+
+def _alert(key: str, platform: str, level: Level, minutes: int, signal: Signal = Signal.PANIC) -> Alert:
+    return Alert(key, platform, signal, level, NOW - timedelta(minutes=minutes), (Agency.POLICE,), 3,
+                 explanation={"district": "东区"} if platform == "甲" else {})
+
+
+def _post(pid: str, platform: str, minutes: int, labels: tuple[Signal, ...]) -> ScoredPost:
+    return ScoredPost(Post(pid, "t", NOW - timedelta(minutes=minutes)), Scores(0.9, 0.9, 0.9), labels, (platform,))
+
+
+def test_highest_warning_per_platform_and_signal_counts_by_level() -> None:
+    alerts = [_alert("a1", "甲", Level.BLUE, 50), _alert("a2", "甲", Level.RED, 10),
+              _alert("b1", "乙", Level.YELLOW, 30), _alert("future", "丙", Level.RED, -5)]
+    s = build_situation(alerts, [], now=NOW, district_of=lambda p: "西区")
+    assert s["by_level"] == {"blue": 0, "yellow": 1, "orange": 0, "red": 1}
+    assert [w["key"] for w in s["warnings"]] == ["a2", "b1"]  # a1 is superseded by the red a2
+    assert s["warnings"][0]["incident"] == "/incidents/a2"
+    assert [r["platform"] for r in s["top_platforms"]] == ["甲", "乙"]
+    assert s["districts"] == [{"district": "东区", "blue": 0, "yellow": 0, "orange": 0, "red": 1},
+                              {"district": "西区", "blue": 0, "yellow": 1, "orange": 0, "red": 0}]
+
+
+def test_timelines_bucket_labelled_posts_in_the_window() -> None:
+    posts = [_post("1", "甲", 30, (Signal.RUMOUR,)), _post("2", "甲", 90, (Signal.RUMOUR, Signal.PANIC)),
+             _post("3", "甲", 10, ()), _post("old", "甲", 60 * 30, (Signal.PANIC,))]
+    s = build_situation([], posts, now=NOW, buckets=3, step=timedelta(hours=1))
+    (line,) = s["timelines"]
+    assert line["signals"]["rumour"] == [0, 1, 1] and line["signals"]["panic"] == [0, 1, 0]
+    assert s["top_platforms"] == [{"platform": "甲", "level": None, "posts": 2}]
+
+
+def test_sparkline_is_inline_svg() -> None:
+    svg = sparkline([0, 2, 1])
+    assert svg.startswith("<svg") and "polyline" in svg and "0.0,23.0" in svg
+
+
+@pytest.fixture(scope="module")
+def replayed(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('situation') / 'store.db'}"
+    result = replay_file(DEMO / "stream.jsonl", registry=load_registry(DEMO / "registry.yaml"), model="lexicon",
+                         store_url=url)
+    assert result is not None
+    return url
+
+
+def _client(url: str, monkeypatch: pytest.MonkeyPatch) -> TestClient:
+    from yujing.http import create_app
+
+    monkeypatch.setenv("YUJING_STORE", url)
+    monkeypatch.setenv("YUJING_REGISTRY", str(DEMO / "registry.yaml"))
+    return TestClient(create_app(Settings()))
+
+
+def test_situation_over_a_demo_replay(replayed: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    client = _client(replayed, monkeypatch)
+    data = client.get("/situation.json", params={"now": "2016-09-04T00:00:00+08:00"}).json()
+    assert data["by_level"]["red"] >= 1
+    assert data["top_platforms"][0]["platform"] == "鑫盛贷" and data["top_platforms"][0]["level"] == "red"
+    assert any(t["platform"] == "鑫盛贷" and sum(t["signals"]["rumour"]) > 0 for t in data["timelines"])
+    page = client.get("/situation", params={"now": "2016-09-04T00:00:00+08:00", "hours": 48})
+    assert page.status_code == 200 and "鑫盛贷" in page.text and 'http-equiv="refresh"' in page.text
+    assert "<script" not in page.text and "http://" not in page.text and "https://" not in page.text
+    first = data["warnings"][0]
+    view = client.get(first["incident"])
+    assert view.status_code == 200 and first["platform"] in view.text and "Supporting posts" in view.text
+    assert client.get("/incidents/no-such-key").status_code == 404
