@@ -17,6 +17,7 @@ from fastapi import FastAPI
 
 from yujing import __version__, metrics
 from yujing.dashboards.situation import make_situation_router
+from yujing.search.api import make_router as make_search_router
 from yujing.settings import Settings
 
 
@@ -26,6 +27,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   description="Search, warnings, acknowledgements, intake and metrics of Yujing.")
     app.include_router(metrics.make_metrics_router())
     app.include_router(make_situation_router(lambda: settings.store_url, lambda: settings.registry_path))
+    app.include_router(make_search_router(settings))
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

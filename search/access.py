@@ -1,0 +1,188 @@
+"""Who may search, and the record of every search.
+
+Tokens: random secrets shown once; only their SHA-256 is stored. Roles: ``analyst`` (search, export,
+saved searches), ``duty`` (an agency's duty officer: sees only warnings routed to its agency),
+``admin`` (everything, and token management).
+
+Audit: an append-only SQLite table. Triggers refuse UPDATE and DELETE, and each row carries
+``hash = sha256(prev_hash + row)``, so an edit made by going around the triggers (a copied file,
+dropped triggers) is found by ``verify``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from yujing.errors import InputError
+from yujing.records import Agency
+
+ROLES = ("analyst", "duty", "admin")
+_GENESIS = "0" * 64
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS tokens (
+  id TEXT PRIMARY KEY, hash TEXT UNIQUE NOT NULL, user TEXT NOT NULL, role TEXT NOT NULL,
+  agency TEXT NOT NULL DEFAULT '', created TEXT NOT NULL, revoked TEXT NOT NULL DEFAULT '');
+CREATE TABLE IF NOT EXISTS audit (
+  seq INTEGER PRIMARY KEY, ts TEXT NOT NULL, user TEXT NOT NULL, role TEXT NOT NULL, action TEXT NOT NULL,
+  query TEXT NOT NULL, results INTEGER NOT NULL, prev TEXT NOT NULL, hash TEXT NOT NULL);
+CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
+  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
+  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TABLE IF NOT EXISTS saved (
+  id INTEGER PRIMARY KEY, user TEXT NOT NULL, name TEXT NOT NULL, params TEXT NOT NULL, created TEXT NOT NULL,
+  UNIQUE (user, name));
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    user: str
+    role: str
+    agency: str = ""  # for role "duty"
+
+    def can(self, action: str) -> bool:
+        if action == "admin":
+            return self.role == "admin"
+        return self.role in ROLES
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    id: str
+    user: str
+    role: str
+    agency: str
+    created: str
+    revoked: str
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def row_hash(prev: str, ts: str, user: str, role: str, action: str, query: str, results: int) -> str:
+    body = json.dumps([prev, ts, user, role, action, query, results], ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+class AccessStore:
+    """Tokens, the audit chain and saved searches in one SQLite file (``<data_dir>/access.db``)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # ---- tokens --------------------------------------------------------------------------------
+    def create_token(self, user: str, role: str, now: datetime, agency: str = "") -> tuple[str, str]:
+        """Returns (token id, secret). The secret is not stored and cannot be shown again."""
+        if role not in ROLES:
+            raise InputError("bad_role", f"role {role!r}; use one of {', '.join(ROLES)}")
+        if role == "duty":
+            if agency not in {a.value for a in Agency}:
+                raise InputError("bad_agency", f"agency {agency!r} for a duty officer; use one of "
+                                               f"{', '.join(a.value for a in Agency)}")
+        elif agency:
+            raise InputError("bad_agency", "only a duty officer's token (--role duty) has an agency")
+        if not user.strip():
+            raise InputError("bad_user", "empty user name")
+        tid = "tok_" + secrets.token_hex(4)
+        secret = f"yj_{tid[4:]}_{secrets.token_urlsafe(24)}"
+        with self._tx() as db:
+            db.execute("INSERT INTO tokens VALUES (?,?,?,?,?,?, '')",
+                       (tid, _hash_token(secret), user, role, agency, now.isoformat()))
+        return tid, secret
+
+    def tokens(self) -> list[TokenInfo]:
+        rows = self._db.execute("SELECT id,user,role,agency,created,revoked FROM tokens ORDER BY created, id")
+        return [TokenInfo(*r) for r in rows]
+
+    def revoke(self, token_id: str, now: datetime) -> bool:
+        with self._tx() as db:
+            cur = db.execute("UPDATE tokens SET revoked=? WHERE id=? AND revoked=''", (now.isoformat(), token_id))
+        return cur.rowcount == 1
+
+    def authenticate(self, secret: str) -> Principal | None:
+        row = self._db.execute("SELECT user,role,agency FROM tokens WHERE hash=? AND revoked=''",
+                               (_hash_token(secret),)).fetchone()
+        return Principal(*row) if row else None
+
+    # ---- audit ---------------------------------------------------------------------------------
+    def audit(self, who: Principal, action: str, query: dict[str, Any], results: int, now: datetime) -> None:
+        q = json.dumps(query, ensure_ascii=False, sort_keys=True, default=str)
+        ts = now.isoformat()
+        with self._tx() as db:
+            last = db.execute("SELECT hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+            prev = last[0] if last else _GENESIS
+            h = row_hash(prev, ts, who.user, who.role, action, q, results)
+            db.execute("INSERT INTO audit (ts,user,role,action,query,results,prev,hash) VALUES (?,?,?,?,?,?,?,?)",
+                       (ts, who.user, who.role, action, q, results, prev, h))
+
+    def audit_rows(self, limit: int = 50) -> list[dict[str, Any]]:
+        rows = self._db.execute("SELECT seq,ts,user,role,action,query,results FROM audit "
+                                "ORDER BY seq DESC LIMIT ?", (limit,)).fetchall()
+        keys = ("seq", "ts", "user", "role", "action", "query", "results")
+        return [dict(zip(keys, r, strict=True)) for r in reversed(rows)]
+
+    def verify(self) -> list[str]:
+        """Problems found in the chain (empty: intact)."""
+        problems = []
+        prev = _GENESIS
+        expected_seq = None
+        for seq, ts, user, role, action, query, results, p, h in self._db.execute(
+                "SELECT seq,ts,user,role,action,query,results,prev,hash FROM audit ORDER BY seq"):
+            if expected_seq is not None and seq != expected_seq:
+                problems.append(f"row {expected_seq}..{seq - 1} missing (deleted)")
+            expected_seq = seq + 1
+            if p != prev:
+                problems.append(f"row {seq}: previous-hash link broken")
+            if row_hash(p, ts, user, role, action, query, results) != h:
+                problems.append(f"row {seq}: contents changed after it was written")
+            prev = h
+        return problems
+
+    # ---- saved searches ------------------------------------------------------------------------
+    def save_search(self, user: str, name: str, params: dict[str, Any], now: datetime) -> int:
+        if not name.strip():
+            raise InputError("bad_name", "a saved search needs a name")
+        with self._tx() as db:
+            cur = db.execute("INSERT OR REPLACE INTO saved (user,name,params,created) VALUES (?,?,?,?)",
+                             (user, name, json.dumps(params, ensure_ascii=False, sort_keys=True), now.isoformat()))
+        return int(cur.lastrowid or 0)
+
+    def saved_searches(self, user: str) -> list[dict[str, Any]]:
+        rows = self._db.execute("SELECT id,name,params,created FROM saved WHERE user=? ORDER BY id", (user,))
+        return [{"id": i, "name": n, "params": json.loads(p), "created": c} for i, n, p, c in rows]
+
+    def saved_search(self, user: str, sid: int) -> dict[str, Any] | None:
+        return next((s for s in self.saved_searches(user) if s["id"] == sid), None)
+
+    def delete_saved(self, user: str, sid: int) -> bool:
+        with self._tx() as db:
+            cur = db.execute("DELETE FROM saved WHERE user=? AND id=?", (user, sid))
+        return cur.rowcount == 1

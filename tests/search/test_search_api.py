@@ -1,0 +1,189 @@
+"""The search HTTP API through FastAPI's TestClient, on the embedded store and on osmem (both adapters):
+roles, audit, export round-trips, saved searches and cursor pagination."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import ExitStack
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from tests.search.search_corpus import alerts, posts
+from tests.search.search_servers import cloned
+from yujing.clock import ManualClock
+from yujing.search.access import AccessStore
+from yujing.search.api import make_router
+from yujing.search.incident import SearchBackend
+from yujing.search.open import open_store
+from yujing.search.server_store import ServerStore
+from yujing.search.sqlite_store import SqliteStore
+from yujing.settings import Settings
+
+NOW = datetime(2026, 11, 30, 12, tzinfo=UTC)
+
+
+class Api:
+    def __init__(self, client: TestClient, access: AccessStore) -> None:
+        self.client = client
+        self.access = access
+        _, self.analyst = access.create_token("li.analyst", "analyst", NOW)
+        _, self.police = access.create_token("duty.police", "duty", NOW, agency="police")
+        _, self.admin = access.create_token("root", "admin", NOW)
+
+    def get(self, path: str, token: str, **params: object) -> object:
+        r = self.client.get(path, params=params, headers={"Authorization": f"Bearer {token}"})  # type: ignore[arg-type]
+        assert r.status_code == 200, r.text
+        return r.json() if r.headers["content-type"] == "application/json" else r.text
+
+
+@pytest.fixture(scope="module", params=["sqlite", "opensearch", "elasticsearch"])
+def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    tmp = tmp_path_factory.mktemp("api")
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            store: SearchBackend = SqliteStore(tmp / "store.db")
+        else:
+            request.applymarker(pytest.mark.integration)
+            url = stack.enter_context(cloned(request.getfixturevalue("osmem_server"), request.param))
+            store = open_store(url)  # type: ignore[assignment]
+        store.index_posts(posts())
+        store.index_alerts(alerts())
+        if isinstance(store, ServerStore):
+            store.refresh()
+        access = AccessStore(tmp / "access.db")
+        app = FastAPI()
+        app.include_router(make_router(Settings(data_dir=tmp), store=store, access=access, clock=ManualClock(NOW)))
+        yield Api(TestClient(app), access)
+        access.close()
+        store.close()
+
+
+def test_unauthenticated_and_bad_tokens_get_401(api: Api) -> None:
+    assert api.client.get("/search/posts").status_code == 401
+    assert api.client.get("/search/posts", headers={"Authorization": "Bearer nope"}).status_code == 401
+
+
+def test_search_filters_highlights_facets(api: Api) -> None:
+    out = api.get("/search/posts", api.analyst, q='"无法提现"', facets=True, histogram="1h")
+    assert isinstance(out, dict)
+    assert [h["post"]["id"] for h in out["hits"]] == ["p08", "p01"]
+    assert "<em>" in out["hits"][0]["highlight"]
+    assert out["facets"]["platform"] == {"鑫盛贷": 2, "汇金宝": 1}
+    assert all(h["post"]["author"].startswith("u_") for h in out["hits"])
+    out = api.get("/search/posts", api.analyst, signal="gathering", min_score=0.9, sort="score")
+    assert isinstance(out, dict) and [h["post"]["id"] for h in out["hits"]] == ["p03", "p09"]
+    bad = api.client.get("/search/posts", params={"since": "yesterday"},
+                         headers={"Authorization": f"Bearer {api.analyst}"})
+    assert bad.status_code == 400 and "offset" in bad.text
+
+
+def test_cursor_pages_cover_all_hits_without_duplicates(api: Api) -> None:
+    seen: list[str] = []
+    cursor = ""
+    for _ in range(10):
+        out = api.get("/search/posts", api.analyst, size=5, cursor=cursor)
+        assert isinstance(out, dict)
+        seen += [h["post"]["id"] for h in out["hits"]]
+        cursor = out["next_cursor"]
+        if not cursor:
+            break
+    assert len(seen) == len(set(seen)) == len(posts())
+
+
+def test_duty_officer_sees_only_its_agency(api: Api) -> None:
+    mine = api.get("/search/alerts", api.police)
+    assert isinstance(mine, list) and [a["key"] for a in mine] == ["a2"]
+    everything = api.get("/search/alerts", api.analyst)
+    assert isinstance(everything, list) and sorted(a["key"] for a in everything) == ["a1", "a2", "a3"]
+    headers = {"Authorization": f"Bearer {api.police}"}
+    assert api.client.get("/search/incident/a1", headers=headers).status_code == 404
+    assert api.client.get("/search/posts", headers=headers).status_code == 403
+    view = api.get("/search/incident/a2", api.police)
+    assert isinstance(view, dict) and [p["id"] for p in view["posts"]] == ["p09"]
+
+
+def test_export_round_trips_and_is_audited(api: Api) -> None:
+    before = len(api.access.audit_rows(1000))
+    jl = api.get("/search/export", api.analyst, q="提现", format="jsonl")
+    assert isinstance(jl, str)
+    rows = [json.loads(line) for line in jl.splitlines()]
+    assert [r["id"] for r in rows] == ["p12", "p11", "p08", "p05", "p01"]
+    text = api.get("/search/export", api.analyst, q="提现", format="csv")
+    assert isinstance(text, str)
+    back = list(csv.DictReader(io.StringIO(text)))
+    assert [r["id"] for r in back] == [r["id"] for r in rows]
+    assert back[0]["text"] == rows[0]["text"] and float(back[0]["panic"]) == rows[0]["panic"]
+    audit = api.access.audit_rows(1000)[before:]
+    assert [(a["user"], a["action"], a["results"]) for a in audit] == [
+        ("li.analyst", "export-jsonl", 5), ("li.analyst", "export-csv", 5)]
+    assert json.loads(audit[0]["query"]) == {"q": "提现", "size": 20, "min_score": 0.5, "sort": "newest"}
+
+
+def test_saved_searches_per_user(api: Api) -> None:
+    h = {"Authorization": f"Bearer {api.analyst}"}
+    r = api.client.post("/search/saved", json={"name": "挤兑", "params": {"q": "提现", "platform": ["汇金宝"]}},
+                        headers=h)
+    assert r.status_code == 201, r.text
+    sid = r.json()["id"]
+    ran = api.get(f"/search/saved/{sid}/run", api.analyst)
+    assert isinstance(ran, dict) and [x["post"]["id"] for x in ran["hits"]] == ["p11", "p08", "p05"]
+    assert api.get("/search/saved", api.admin) == []  # another user's list
+    assert api.client.get(f"/search/saved/{sid}/run", headers={"Authorization": f"Bearer {api.admin}"}
+                          ).status_code == 404
+    bad = api.client.post("/search/saved", json={"name": "x", "params": {"nonsense": 1}}, headers=h)
+    assert bad.status_code == 400
+    assert api.client.delete(f"/search/saved/{sid}", headers=h).status_code == 204
+    assert api.get("/search/saved", api.analyst) == []
+
+
+def test_every_search_is_audited_and_chain_verifies(api: Api) -> None:
+    before = len(api.access.audit_rows(1000))
+    api.get("/search/posts", api.analyst, q="跑路")
+    api.get("/search/alerts", api.police)
+    rows = api.access.audit_rows(1000)[before:]
+    assert [(r["user"], r["role"], r["action"], r["results"]) for r in rows] == [
+        ("li.analyst", "analyst", "search", 2), ("duty.police", "duty", "search-alerts", 1)]
+    assert rows[0]["ts"] == NOW.isoformat()
+    assert api.access.verify() == []
+
+
+def test_audit_refuses_edits_and_detects_tampering(tmp_path: Path) -> None:
+    from yujing.search.access import Principal
+
+    access = AccessStore(tmp_path / "a.db")
+    who = Principal("li", "analyst")
+    for i in range(3):
+        access.audit(who, "search", {"q": f"q{i}"}, i, NOW)
+    access.close()
+    db = sqlite3.connect(tmp_path / "a.db")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        db.execute("UPDATE audit SET results=99 WHERE seq=2")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        db.execute("DELETE FROM audit WHERE seq=2")
+    # going around the triggers (as someone with the file could) is detected
+    db.execute("DROP TRIGGER audit_no_update")
+    db.execute("UPDATE audit SET results=99 WHERE seq=2")
+    db.commit()
+    db.close()
+    assert AccessStore(tmp_path / "a.db").verify() == ["row 2: contents changed after it was written"]
+
+
+def test_tokens_are_stored_hashed_and_revocable(tmp_path: Path) -> None:
+    access = AccessStore(tmp_path / "a.db")
+    tid, secret = access.create_token("li", "analyst", NOW)
+    raw = (tmp_path / "a.db").read_bytes()
+    assert secret.encode() not in raw
+    assert access.authenticate(secret) is not None
+    assert access.revoke(tid, NOW) and access.authenticate(secret) is None
+    from yujing.errors import InputError
+
+    with pytest.raises(InputError, match="agency"):
+        access.create_token("x", "duty", NOW)
