@@ -128,10 +128,31 @@ def test_validation_catches_a_missing_field_metric_and_label() -> None:
 
 def test_promql_and_lucene_references() -> None:
     metrics, labels = validate.promql_references(
-        'histogram_quantile(0.95, sum by (le, model) (rate(yujing_scoring_seconds_bucket{job=~"$job"}[5m])))'
-        " or vector(0)"
+        'histogram_quantile(0.95, sum by (le, model) (rate(yujing_scoring_seconds_bucket{job=~"$job"}'
+        "[$__rate_interval]))) * on (job) group_left (role) yujing_build_info or vector(0)"
     )
-    assert metrics == {"yujing_scoring_seconds_bucket"}
-    assert labels == {"le", "model", "job"}
+    assert metrics == {"yujing_scoring_seconds_bucket", "yujing_build_info"}
+    assert labels == {"le", "model", "job", "role"}
     fields = validate.lucene_fields('status:firing AND scores.panic:>0.5 AND text:"a:b"')
     assert fields == {"status", "scores.panic", "text"}
+
+
+def test_every_promql_expression_in_the_generated_dashboards_parses() -> None:
+    exprs = [t["expr"] for name in sorted(generate.render()) for p in validate.iter_panels(_load(name))
+             for t in p.get("targets", []) if "expr" in t]
+    assert len(exprs) >= 10
+    for expr in exprs:
+        validate.parse_promql(expr)  # raises ValueError with the parser's reason
+
+
+def test_promql_that_does_not_parse_is_reported() -> None:
+    pipeline = copy.deepcopy(_load("pipeline.json"))
+    targets = [t for p in validate.iter_panels(pipeline) for t in p.get("targets", [])]
+    targets[0]["expr"] = 'sum(rate(yujing_stage_records_total{job=~"$job"}[$__rate_interval])'
+    targets[1]["expr"] = "rate(yujing_consumer_lag[5m)"
+    targets[2]["expr"] = "histogram_quantile(sum(rate(yujing_scoring_seconds_bucket[5m])))"
+    targets[3]["expr"] = "yujing_outbox_pending[$job]"  # a variable where a duration must be
+    pipeline["templating"]["list"][0]["query"]["query"] = "label_values(yujing_built_info, job)"
+    found = validate.problems(pipeline)
+    assert sum("PromQL does not parse" in line for line in found) == 4, found
+    assert any("variable 'job': metric 'yujing_built_info' is not exported" in line for line in found), found

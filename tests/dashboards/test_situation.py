@@ -83,3 +83,23 @@ def test_situation_over_a_demo_replay(replayed: str, monkeypatch: pytest.MonkeyP
     view = client.get(first["incident"])
     assert view.status_code == 200 and first["platform"] in view.text and "Supporting posts" in view.text
     assert client.get("/incidents/no-such-key").status_code == 404
+
+
+def test_the_window_is_read_with_since_until_and_defaults_to_the_latest_event(
+        replayed: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from yujing.dashboards import situation
+
+    client = _client(replayed, monkeypatch)
+    latest = client.get("/situation.json").json()
+    assert latest["now"] == "2016-09-07T22:54:29.001000+08:00"  # 1 ms after the demo's last post
+    assert latest["warnings"] and latest["limits"]["truncated"] is False
+    # a past window is answered by the store, not cut from the newest POST_CAP posts of all time
+    monkeypatch.setattr(situation, "POST_CAP", 100)
+    past = client.get("/situation.json", params={"now": "2016-09-04T00:00:00+08:00"}).json()
+    assert past["limits"] == {"alerts": situation.ALERT_CAP, "posts": 100, "posts_in_window": 157, "truncated": True}
+    assert sum(sum(v) for t in past["timelines"] for v in t["signals"].values()) > 0
+    assert all("2016-09-03T00:00:00+08:00" <= w["ts"] < "2016-09-04T00:00:00+08:00" for w in past["warnings"])
+    page = client.get("/situation", params={"now": "2016-09-04T00:00:00+08:00"})
+    assert "counts use the newest 100" in page.text
+    naive = client.get("/situation.json", params={"now": "2016-09-04T00:00:00"})
+    assert naive.status_code == 400 and "no UTC offset" in naive.text
