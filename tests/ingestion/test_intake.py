@@ -162,6 +162,8 @@ def test_create_app_wires_intake_to_settings_bus(yujing_env: Path) -> None:
     with TestClient(create_app(settings)) as client:
         resp = client.post("/intake/complaints", json={"text": "投资款拿不回来", "author": "赵六"})
         assert resp.status_code == 202
+        paths = client.get("/openapi.json").json()["paths"]
+        assert {"/intake/complaints", "/intake/complaints:batch"} <= set(paths)
     bus = SqliteBus(Path(settings.bus_url.removeprefix("sqlite:///")))
     try:
         [msg] = read_back(bus, RAW_COMPLAINTS, 1)
