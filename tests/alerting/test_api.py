@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote
@@ -143,3 +144,19 @@ def test_ack_requires_by(client: TestClient) -> None:
     r = client.post(f"/api/alerts/{incident}/ack", json={"note": "x"})
     assert r.status_code == 422
     assert r.json()["detail"][0]["loc"][-1] == "by"
+
+
+def test_link_in_the_message_acknowledges_and_the_service_sees_it(registry: Registry, tmp_path: Path) -> None:
+    st = AlertStore(tmp_path / "alerts.db")
+    alerting = build_alerting(registry, store=st, ack_url="http://testserver/api/alerts/ack", ack_secret=SECRET)
+    alerts = collect(alerting, [sp(i, i * 3.0, text=CALL.format(i=i * 37), gathering=0.9) for i in range(40)])
+    red = next(a for a in reversed(alerts) if a.level.value == "red")
+    link = str(red.explanation["ack_url"])
+    assert "sig=" in link
+    app = FastAPI()
+    app.include_router(make_router(st, SECRET, now=lambda: NOW), prefix="/api")
+    r = TestClient(app).get(link)
+    assert r.status_code == 200, r.text
+    assert r.json()["incident"] == red.explanation["incident"]
+    alerting.advance(red.ts + timedelta(minutes=1))
+    assert red.explanation["incident"] in json.loads(alerting.snapshot())["acked"]
