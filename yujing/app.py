@@ -65,11 +65,14 @@ def load_scorer(name: str | None) -> Scorer:
 def build_alerting(settings: Settings, registry: Registry, rules: Path | None = None, *,
                    history: bool = False) -> Alerting:
     """The alerting engine; ``history``: record warnings and acks in ``<data_dir>/alerts.db`` (the live service)."""
+    from yujing.alerting.receivers import load_receivers
     from yujing.alerting.service import build_alerting as _build
     from yujing.alerting.store import AlertStore
 
     store = AlertStore(settings.data_dir / "alerts.db") if history else None
-    return _build(registry, rules_path=rules or settings.rules, routes_path=settings.routes, store=store)
+    ack = (load_receivers(settings.receivers).ack_url, settings.key) if history else ("", b"")  # signed links
+    return _build(registry, rules_path=rules or settings.rules, routes_path=settings.routes, store=store,
+                  ack_url=ack[0], ack_secret=ack[1])
 
 
 @dataclass
