@@ -83,7 +83,17 @@ def _data_section(report: Mapping[str, Any]) -> list[str]:
         lines.append(
             f"| {split} | {d['n']} | {pos['rumour']} | {pos['panic']} | {pos['gathering']} | {d['none']} | {digest} |"
         )
-    return [*lines, "", "Source: `models/data/` (synthetic, written for Yujing; see `models/data/DATASET.md`).", ""]
+    lines += ["", "Source: `models/data/` (synthetic, written for Yujing; see `models/data/DATASET.md`).", ""]
+    extra = report.get("extra_train")
+    if extra:
+        pos = extra["positives"]
+        lines += [
+            f"Train also includes {extra['n']} annotated real texts (rumour {pos['rumour']}, panic {pos['panic']}, "
+            f"gathering {pos['gathering']}): the train split of `models/data/real_labels.jsonl`, texts read from "
+            "the shared data folder (research-use terms; see `models/data/REAL_LABELS.md`).",
+            "",
+        ]
+    return lines
 
 
 def write_card(out_dir: Path, spec: ModelSpec, thresholds: Mapping[Signal, float], report: Mapping[str, Any]) -> None:

@@ -34,6 +34,12 @@ def _add_train(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--name", default=d.name, help="model name (default: %(default)s)")
     p.add_argument("--out", type=Path, help="output folder (default: <cache>/models/NAME)")
     p.add_argument("--real", type=Path, help="shared data folder: also report F1 on the annotated real texts")
+    p.add_argument(
+        "--extra-real",
+        type=Path,
+        metavar="DATA_DIR",
+        help="shared data folder: add the annotated real train split (models/data/real_labels.jsonl) to train",
+    )
     for flag, value, text in (
         ("--epochs", d.epochs, "maximum epochs"),
         ("--patience", d.patience, "early-stopping patience"),
@@ -83,11 +89,19 @@ def load_real(shared_dir: Path) -> list[Any]:
     ]
 
 
+def load_real_train(shared_dir: Path) -> list[Any]:
+    """The annotated real train split (ids + labels in the repo, texts read from ``shared_dir``)."""
+    from yujing.models.datagen.real import load_real_train as load
+
+    return load(shared_dir)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from yujing.models.train import TrainConfig, train
     from yujing.models.zoo import trained_dir
 
     real = load_real(args.real) if args.real else []
+    extra = load_real_train(args.extra_real) if args.extra_real else []
     cfg = TrainConfig(
         args.data,
         args.out or trained_dir() / args.name,
@@ -104,7 +118,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         device=args.device,
         max_minutes=args.max_minutes,
     )
-    result = train(cfg, real, say=_say)
+    result = train(cfg, real, say=_say, extra_train=extra)
     if args.json:
         print(json.dumps(result.report, ensure_ascii=False, indent=1))
     else:

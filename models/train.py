@@ -227,10 +227,19 @@ def restore(model: MeanPoolClassifier, state: dict[str, torch.Tensor]) -> None:
             params[n].copy_(v)
 
 
-def train(cfg: TrainConfig, real_eval: Sequence[Example] = (), say: Callable[[str], None] = print) -> TrainResult:
+def train(
+    cfg: TrainConfig,
+    real_eval: Sequence[Example] = (),
+    say: Callable[[str], None] = print,
+    extra_train: Sequence[Example] = (),
+) -> TrainResult:
+    """``extra_train`` (e.g. the annotated real train split) is appended to ``train`` only."""
     started = time.monotonic()
     seed_everything(cfg.seed)
     splits = read_splits(cfg.data_dir)
+    if extra_train:
+        splits["train"] = [*splits["train"], *extra_train]
+        say(f"adding {len(extra_train)} extra training examples (e.g. annotated real texts) to train")
     encoder_dir = ensure_encoder(cfg.cache_dir, say)
     model = build_classifier(encoder_dir, cfg.depth, seed=cfg.seed).to(cfg.device)
     tokenizer = load_tokenizer(encoder_dir)
@@ -254,6 +263,7 @@ def train(cfg: TrainConfig, real_eval: Sequence[Example] = (), say: Callable[[st
         history=history,
         train_seconds=round(time.monotonic() - started, 1),
         data={s: describe(ex) for s, ex in splits.items()},
+        extra_train=describe(extra_train) if extra_train else None,
         data_files={s: file_digest(cfg.data_dir / f"{s}.jsonl") for s in splits},
     )
     save_model(model.cpu(), spec, thresholds, cfg.out_dir)

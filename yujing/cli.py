@@ -27,7 +27,6 @@ PACKAGE_CLIS = (
     "yujing.models.cli",
     "yujing.alerting.cli",
     "yujing.search.cli",
-    "yujing.ingestion.cli",
     "yujing.dashboards.cli",
     "yujing.http",
 )
@@ -268,13 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_demo(sub)
     for name in PACKAGE_CLIS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        module.register(sub)
+        importlib.import_module(name).register(sub)
     return parser
 
 
