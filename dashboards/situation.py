@@ -72,6 +72,10 @@ def build_situation(alerts: Sequence[Alert], posts: Sequence[ScoredPost], *, now
         "top_platforms": [{"platform": p, "level": _level_of(risk.get(p, 0)), "posts": counts.get(p, 0)}
                           for p in top_platforms],
         "timelines": [{"platform": p, "signals": timelines[p]} for p in top_platforms if p in timelines],
+        # the same counts in long form, one row per bucket and platform (for Grafana's Infinity source)
+        "series": [{"ts": (start + step * i).isoformat(), "platform": p,
+                    **{sig: counts_[i] for sig, counts_ in timelines[p].items()}}
+                   for p in top_platforms if p in timelines for i in range(buckets)],
         "districts": [{"district": d, **row} for d, row in sorted(districts.items())],
         "warnings": [{"key": a.key, "ts": a.ts.isoformat(), "platform": a.platform, "signal": a.signal.value,
                       "level": a.level.value, "posts": a.posts, "agencies": [g.value for g in a.agencies],

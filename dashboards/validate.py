@@ -213,6 +213,8 @@ def _check_promql(where: str, expr: str, series: Mapping[str, frozenset[str]],
         metrics, labels = promql_references(expr)
     except ValueError as exc:
         return [f"{where}: PromQL does not parse ({exc}): {expr!r}"]
+    except RuntimeError as exc:  # promql-parser absent (a runtime-only install): say so, do not guess
+        return [f"{where}: not checked: {exc}"]
     out = [f"{where}: metric {m!r} is not exported" for m in sorted(metrics - set(series))]
     if not metrics:
         out.append(f"{where}: no metric in {expr!r}")
@@ -255,6 +257,77 @@ def rule_problems(rules: Mapping[str, Any], series: Mapping[str, frozenset[str]]
             for key in ("for", "keep_firing_for"):
                 if key in rule and not _DURATION.match(str(rule[key])):
                     out.append(f"{where}: {key} {rule[key]!r} is not a Prometheus duration such as 5m")
+    return out
+
+
+# --- Infinity over /situation.json -----------------------------------------------------------------
+
+INFINITY_TYPE = "yesoreyeram-infinity-datasource"
+_VARIABLE = re.compile(r"\$(?:\{(\w+)(?::[^}]*)?\}|(\w+))")
+_GRAFANA_GLOBALS = frozenset({"__from", "__to", "__interval", "__rate_interval", "__range", "__value",
+                              "__data", "__field", "__series"})
+
+
+def _resolve(data: Any, path: str) -> tuple[bool, Any]:
+    """Follow a dotted path (``a.b.c``) through nested objects."""
+    for part in path.split("."):
+        if not isinstance(data, dict) or part not in data:
+            return False, None
+        data = data[part]
+    return True, data
+
+
+def _type_ok(value: Any, column_type: str) -> bool:
+    from datetime import datetime
+
+    if column_type == "number":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if column_type == "timestamp":
+        try:
+            return isinstance(value, str) and datetime.fromisoformat(value).tzinfo is not None
+        except ValueError:
+            return False
+    if column_type in ("timestamp_epoch", "timestamp_epoch_s"):
+        return isinstance(value, int | float)
+    return isinstance(value, str)
+
+
+def infinity_problems(board: Mapping[str, Any], responses: Mapping[str, Any],
+                      params: Mapping[str, frozenset[str]]) -> list[str]:
+    """Every Infinity query of ``board`` against real responses: ``responses`` maps a URL path to the
+    JSON it returned, ``params`` the query parameters that endpoint accepts. A root selector or a
+    column selector that is missing, or a value of the wrong type, in any row is a problem."""
+    out = []
+    defined = {v["name"] for v in board.get("templating", {}).get("list", [])}
+    for title, _uid, target in _targets(board, INFINITY_TYPE):
+        where = f"panel {title!r} query {target.get('refId')}"
+        url = target.get("url", "")
+        if url not in responses:
+            out.append(f"{where}: url {url!r} is not one Yujing serves ({', '.join(sorted(responses))})")
+            continue
+        for kv in (target.get("url_options") or {}).get("params", []):
+            if kv["key"] not in params[url]:
+                out.append(f"{where}: {url} takes no parameter {kv['key']!r}")
+            for a, b in _VARIABLE.findall(kv["value"]):
+                if (a or b) not in defined and (a or b) not in _GRAFANA_GLOBALS:
+                    out.append(f"{where}: variable ${a or b} is not defined")
+        found, rows = _resolve(responses[url], target.get("root_selector", ""))
+        if not found:
+            out.append(f"{where}: {url} has no {target.get('root_selector')!r}")
+            continue
+        rows = rows if isinstance(rows, list) else [rows]
+        if not rows:
+            out.append(f"{where}: {url} returned no rows at {target['root_selector']!r}; cannot check the columns")
+        for column in target.get("columns", []):
+            for i, row in enumerate(rows):
+                ok, value = _resolve(row, column["selector"])
+                if not ok:
+                    out.append(f"{where}: row {i} of {target['root_selector']!r} has no {column['selector']!r}")
+                    break
+                if not _type_ok(value, column["type"]):
+                    out.append(f"{where}: {target['root_selector']}[{i}].{column['selector']} = {value!r} "
+                               f"is not a {column['type']}")
+                    break
     return out
 
 

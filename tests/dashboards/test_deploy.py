@@ -13,6 +13,7 @@ Each validator is shown rejecting a broken variant of the real file, so none of 
 from __future__ import annotations
 
 import copy
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -23,7 +24,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from yujing.dashboards import fields, validate
+from yujing.dashboards import fields, generate, validate
 from yujing.search.mapping import ALERTS_ALIAS, POSTS_ALIAS
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -42,6 +43,24 @@ def test_datasources_provide_the_uids_and_aliases_the_dashboards_use() -> None:
     assert ds[fields.POSTS_DS_UID]["jsonData"] == {"index": POSTS_ALIAS, "timeField": "ts"}
     assert ds[fields.ALERTS_DS_UID]["jsonData"] == {"index": ALERTS_ALIAS, "timeField": "ts"}
     assert ds[fields.PROMETHEUS_DS_UID]["type"] == "prometheus"
+
+
+def test_both_grafanas_provide_the_infinity_source_the_embedded_board_reads() -> None:
+    board = json.loads((generate.GENERATED_DIR / generate.EMBEDDED).read_text(encoding="utf-8"))
+    used = {t["datasource"]["uid"] for p in validate.iter_panels(board) for t in p.get("targets", [])}
+    assert used == {fields.SITUATION_API_DS_UID}
+    compose = _load("compose.yaml")["services"]
+    for rel, url in (("grafana/provisioning/datasources/yujing.yaml", "http://api:8765"),
+                     ("grafana/embedded/datasources/yujing.yaml", "$YUJING_API_URL")):
+        ds = {d["uid"]: d for d in _load(rel)["datasources"]}[fields.SITUATION_API_DS_UID]
+        assert ds["type"] == validate.INFINITY_TYPE and ds["url"] == url
+        assert ds["jsonData"]["allowedHosts"] == [url]  # Infinity refuses hosts not listed
+    assert validate.INFINITY_TYPE in compose["grafana"]["environment"]["GF_INSTALL_PLUGINS"]
+    assert compose["api"]["ports"] == ["8765:8765"]
+    # the embedded Grafana is provisioned with the Infinity board alone
+    (provider,) = _load("grafana/embedded/dashboards/yujing.yaml")["providers"]
+    assert provider["options"]["path"].endswith("yujing-embedded") and provider["folderUid"] == fields.FOLDER_UID
+    assert [p.name for p in (generate.GENERATED_DIR / "embedded").glob("*.json")] == ["situation-embedded.json"]
 
 
 def test_dashboard_provider_path_is_where_compose_mounts_the_generated_dashboards() -> None:

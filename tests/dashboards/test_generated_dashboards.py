@@ -12,7 +12,7 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.cog.plugins import register_default_plugins
 from grafana_foundation_sdk.models.dashboard import Dashboard
 
-from yujing.dashboards import generate, validate
+from yujing.dashboards import generate, infinity, validate
 from yujing.dashboards.fields import ALERTS_DS_UID, POSTS_DS_UID, PROMETHEUS_DS_UID
 from yujing.records import LEVELS
 
@@ -40,7 +40,8 @@ def _lost_keys(original: Any, parsed: Any, path: str = "") -> list[str]:
 
 
 def test_committed_json_equals_a_fresh_generation() -> None:
-    assert sorted(p.name for p in GENERATED.glob("*.json")) == sorted(generate.render())
+    committed = sorted(p.relative_to(GENERATED).as_posix() for p in GENERATED.rglob("*.json"))
+    assert committed == sorted(generate.render()) == sorted(["situation.json", "pipeline.json", generate.EMBEDDED])
     assert generate.drift() == [], "run `yujing grafana generate` and commit dashboards/generated"
 
 
@@ -49,21 +50,26 @@ def test_drift_is_detected(tmp_path: Path) -> None:
     assert generate.drift(tmp_path) == []
     (tmp_path / "pipeline.json").write_text("{}", encoding="utf-8")
     (tmp_path / "situation.json").unlink()
-    assert sorted(generate.drift(tmp_path)) == ["pipeline.json", "situation.json"]
+    (tmp_path / generate.EMBEDDED).write_text("{}", encoding="utf-8")
+    assert sorted(generate.drift(tmp_path)) == sorted([generate.EMBEDDED, "pipeline.json", "situation.json"])
 
 
-@pytest.mark.parametrize("name", ["situation.json", "pipeline.json"])
+@pytest.mark.parametrize("name", ["situation.json", "pipeline.json", generate.EMBEDDED])
 def test_dashboards_parse_into_sdk_models_without_losing_anything(name: str) -> None:
     register_default_plugins()
+    infinity.register()
     original = _load(name)
     model = Dashboard.from_json(original)
     assert model.uid == original["uid"] and model.panels
+    if name == generate.EMBEDDED:  # Infinity targets come back as the typed model, not an untyped bag
+        targets = [t for p in model.panels or [] for t in getattr(p, "targets", None) or []]
+        assert targets and all(isinstance(t, infinity.InfinityQuery) for t in targets)
     parsed = json.loads(json.dumps(model, cls=JSONEncoder))
     lost = [p for p in _lost_keys(original, parsed) if p.rsplit("/", 1)[-1] not in ES_ANNOTATION_KEYS]
     assert lost == []
 
 
-@pytest.mark.parametrize("name", ["situation.json", "pipeline.json"])
+@pytest.mark.parametrize("name", ["situation.json", "pipeline.json", generate.EMBEDDED])
 def test_every_query_references_real_fields_and_exported_metrics(name: str) -> None:
     assert validate.problems(_load(name)) == []
 
