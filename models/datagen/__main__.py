@@ -29,8 +29,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=DATA_DIR, help="output folder (default: %(default)s)")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed (default: %(default)s)")
     p.add_argument("--check", action="store_true", help="only compare the files with a fresh generation")
+    p.add_argument(
+        "--sizes",
+        default=",".join(str(SIZES[s]) for s in SPLITS),
+        help="texts in train,dev,test (default: %(default)s)",
+    )
     args = p.parse_args(argv)
-    splits = generate(args.seed, dict(SIZES))
+    try:
+        counts = [int(x) for x in args.sizes.split(",")]
+        if len(counts) != len(SPLITS) or min(counts) < 1:
+            raise ValueError
+    except ValueError:
+        p.error(f"--sizes: expected three positive integers like 3200,700,800, got {args.sizes!r}")
+    splits = generate(args.seed, dict(zip(SPLITS, counts, strict=True)))
     files = {f"{s}.jsonl": to_jsonl(splits[s]) for s in SPLITS}
     files[CARD] = render_card(splits)
     if args.check:
