@@ -28,6 +28,7 @@ from yujing.models.datagen.real import (
     read_labels,
     read_texts,
 )
+from yujing.models.dataset import describe
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared" / "data"
@@ -276,12 +277,14 @@ def test_train_with_extra_real_examples_adds_them_to_train_only(data_dir: Path, 
         max_length=48,
         cache_dir=cache,
     )
-    report = train(cfg, say=lambda _m: None, extra_train=extra).report
+    said: list[str] = []
+    source = {"name": "real_labels:train", "added_to": "train", "source": str(data_dir), **describe(extra)}
+    report = train(cfg, say=said.append, extra_train=extra, extra_sources=[source]).report
     base = len(toy_rows())
-    assert report["data"]["train"]["n"] == base + len(extra)
-    assert report["data"]["dev"]["n"] == base and report["data"]["test"]["n"] == base
-    assert report["extra_train"]["n"] == len(extra) and report["extra_train"]["positives"]["gathering"] == 1
-    assert "annotated real texts" in (tmp_path / "out" / "model_card.md").read_text(encoding="utf-8")
+    assert any(m.startswith(f"train {base + len(extra)}, dev {base}, test {base};") for m in said), said
+    assert report["data"]["train"]["n"] == base  # the synthetic part; extras are listed separately
+    assert report["extra"][0]["n"] == len(extra) and report["extra"][0]["positives"]["gathering"] == 1
+    assert "real_labels:train" in (tmp_path / "out" / "model_card.md").read_text(encoding="utf-8")
 
 
 def test_train_command_accepts_extra_real() -> None:
