@@ -32,19 +32,22 @@ def _bucket(ts: datetime, start: datetime, step: timedelta) -> int:
 def build_situation(alerts: Sequence[Alert], posts: Sequence[ScoredPost], *, now: datetime,
                     district_of: Callable[[str], str] = lambda _p: "", buckets: int = 24,
                     step: timedelta = timedelta(hours=1), top: int = 10) -> dict[str, Any]:
-    """The situation at ``now`` (event time): pure function of warnings and scored posts."""
+    """The situation at ``now`` (event time): pure function of warnings and scored posts.
+
+    The window is ``[now - step * buckets, now)``, half-open like the store's since/until, so the
+    same events count whether the store or this function does the filtering."""
     start = now - step * buckets
     # in force: per platform and signal, the highest level raised in the window (latest on ties)
     latest: dict[tuple[str, str], Alert] = {}
     for a in sorted(alerts, key=lambda a: (_RANK[a.level], a.ts, a.key)):
-        if start <= a.ts <= now:
+        if start <= a.ts < now:
             latest[(a.platform, a.signal.value)] = a
     current = [a for a in latest.values() if a.status.value == "firing"]
     by_level = {lv.value: sum(1 for a in current if a.level == lv) for lv in Level}
     risk: dict[str, int] = defaultdict(int)
     for a in current:
         risk[a.platform] = max(risk[a.platform], _RANK[a.level])
-    counts: dict[str, int] = Counter(sp_platform for sp in posts if start <= sp.ts <= now
+    counts: dict[str, int] = Counter(sp_platform for sp in posts if start <= sp.ts < now
                                      for sp_platform in sp.platforms if sp.labels)
     top_platforms = sorted(set(risk) | set(counts), key=lambda p: (-risk.get(p, 0), -counts.get(p, 0), p))[:top]
     timelines: dict[str, dict[str, list[int]]] = {}
@@ -69,6 +72,10 @@ def build_situation(alerts: Sequence[Alert], posts: Sequence[ScoredPost], *, now
         "top_platforms": [{"platform": p, "level": _level_of(risk.get(p, 0)), "posts": counts.get(p, 0)}
                           for p in top_platforms],
         "timelines": [{"platform": p, "signals": timelines[p]} for p in top_platforms if p in timelines],
+        # the same counts in long form, one row per bucket and platform (for Grafana's Infinity source)
+        "series": [{"ts": (start + step * i).isoformat(), "platform": p,
+                    **{sig: counts_[i] for sig, counts_ in timelines[p].items()}}
+                   for p in top_platforms if p in timelines for i in range(buckets)],
         "districts": [{"district": d, **row} for d, row in sorted(districts.items())],
         "warnings": [{"key": a.key, "ts": a.ts.isoformat(), "platform": a.platform, "signal": a.signal.value,
                       "level": a.level.value, "posts": a.posts, "agencies": [g.value for g in a.agencies],
@@ -130,8 +137,12 @@ def render_situation(s: dict[str, Any], refresh: int = 60) -> str:
     rows = "".join(f"<tr><td>{escape(w['ts'])}</td><td>{_badge(w['level'])}</td><td>{escape(w['platform'])}</td>"
                    f"<td>{escape(w['signal'])}</td><td>{escape(w['district'])}</td><td>{w['posts']}</td>"
                    f"<td><a href=\"{escape(w['incident'])}\">详情 incident</a></td></tr>" for w in s["warnings"])
+    limits = s.get("limits") or {}
+    note = (f'<p class="warn">窗口内帖子 {limits["posts_in_window"]} 条，仅统计最新 {limits["posts"]} 条 · '
+            f"the window holds {limits['posts_in_window']} posts; counts use the newest {limits['posts']} "
+            "(narrow the window with ?hours=)</p>" if limits.get("truncated") else "")
     body = (f"<h1>预警态势 Situation</h1><p>as of {escape(s['now'])} · refresh {refresh}s · "
-            f'<a href="/situation.json">JSON</a></p><div class="tiles">{tiles}</div>'
+            f'<a href="/situation.json">JSON</a></p>{note}<div class="tiles">{tiles}</div>'
             "<h2>风险最高平台 Top platforms</h2>"
             f"<table><tr><th>platform</th><th>level</th><th>posts</th></tr>{top}</table>"
             f"<h2>信号时间线 Signal timelines</h2><table><tr><th>platform</th>{sig_head}</tr>{lines}</table>"
@@ -165,26 +176,50 @@ def render_incident(alert: dict[str, Any], posts: Sequence[dict[str, Any]], basi
 # --- adapter ------------------------------------------------------------------------------------
 
 
+# The store returns at most this many of the window's warnings / posts (newest first). A window
+# holding more is reported as truncated in ``limits`` (and on the page) rather than silently cut.
+ALERT_CAP = 1000
+POST_CAP = 5000
+
+
 def load_situation(store_url: str, registry_path: Any = None, *, now: datetime | None = None,
                    hours: int = 24) -> dict[str, Any]:
-    """Read warnings and posts up to ``now`` (default: the latest event in the store) and aggregate."""
-    from yujing.search.filters import AlertQuery
+    """The situation in the window ``[now - hours, now)`` (event time), read with since/until.
+
+    ``now`` defaults to just after the latest event in the store (event time, so a replayed or
+    historical store shows its own last day, not an empty wall-clock one)."""
+    from yujing.search.filters import AlertQuery, check_window
     from yujing.search.incident import SearchBackend
     from yujing.search.open import open_store
     from yujing.search.store import SearchQuery
 
+    if now is not None:
+        check_window(now, None)  # a naive now: a clear 400, not a silently shifted window
     store = open_store(store_url)
     try:
         backend: SearchBackend = store  # type: ignore[assignment]
-        # the window is applied in build_situation (pure), on event time
-        alerts = backend.search_alerts(AlertQuery(size=1000))
-        posts = [h.post for h in backend.search(SearchQuery(min_score=0.5, size=5000)).hits]
+        end = now if now is not None else _after_latest_event(backend)
+        start = end - timedelta(hours=hours)
+        alerts = backend.search_alerts(AlertQuery(since=start, until=end, size=ALERT_CAP))
+        found = backend.search(SearchQuery(since=start, until=end, size=POST_CAP, sort="newest"))
     finally:
         store.close()
-    district_of = _district_lookup(registry_path)
-    end = now or max([a.ts for a in alerts] + [p.ts for p in posts], default=datetime.now().astimezone())
-    return build_situation(alerts, posts, now=end + timedelta(seconds=1) if now is None else end,
-                           district_of=district_of, buckets=hours)
+    posts = [h.post for h in found.hits]
+    situation = build_situation(alerts, posts, now=end, district_of=_district_lookup(registry_path), buckets=hours)
+    situation["limits"] = {"alerts": ALERT_CAP, "posts": POST_CAP, "posts_in_window": found.total,
+                           "truncated": found.total > len(posts) or len(alerts) >= ALERT_CAP}
+    return situation
+
+
+def _after_latest_event(backend: Any) -> datetime:
+    """1 ms after the newest warning or post (the window is half-open); wall-clock now if empty."""
+    from yujing.clock import SystemClock
+    from yujing.search.filters import AlertQuery
+    from yujing.search.store import SearchQuery
+
+    latest = [a.ts for a in backend.search_alerts(AlertQuery(size=1))]
+    latest += [h.post.ts for h in backend.search(SearchQuery(size=1, sort="newest")).hits]
+    return max(latest) + timedelta(milliseconds=1) if latest else SystemClock().now()
 
 
 def _district_lookup(registry_path: Any) -> Callable[[str], str]:
@@ -208,14 +243,23 @@ def make_situation_router(store_url: Callable[[], str], registry_path: Callable[
                           refresh: int = 60) -> APIRouter:
     router = APIRouter(tags=["situation"])
 
+    def load(now: datetime | None, hours: int) -> dict[str, Any]:
+        from yujing.errors import InputError
+
+        try:
+            return load_situation(store_url(), registry_path(), now=now, hours=hours)
+        except InputError as exc:
+            raise HTTPException(400, str(exc)) from exc
+
     @router.get("/situation.json")
     def situation_json(now: datetime | None = None, hours: int = Query(24, ge=1, le=24 * 31)) -> dict[str, Any]:
-        """``now``: event time of the view (default: the latest event); ``hours``: the window."""
-        return load_situation(store_url(), registry_path(), now=now, hours=hours)
+        """The window ``[now - hours, now)``; ``now`` (ISO 8601 with an offset, event time) defaults
+        to just after the latest event in the store."""
+        return load(now, hours)
 
     @router.get("/situation", response_class=HTMLResponse)
     def situation_html(now: datetime | None = None, hours: int = Query(24, ge=1, le=24 * 31)) -> str:
-        return render_situation(load_situation(store_url(), registry_path(), now=now, hours=hours), refresh)
+        return render_situation(load(now, hours), refresh)
 
     @router.get("/incidents/{key:path}", response_class=HTMLResponse)
     def incident_html(key: str) -> str:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import copy
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from yujing.app import replay_file
+from yujing.dashboards import validate
 from yujing.dashboards.situation import build_situation, sparkline
 from yujing.records import Agency, Alert, Level, Post, ScoredPost, Scores, Signal
 from yujing.registry import load_registry
@@ -83,3 +87,68 @@ def test_situation_over_a_demo_replay(replayed: str, monkeypatch: pytest.MonkeyP
     view = client.get(first["incident"])
     assert view.status_code == 200 and first["platform"] in view.text and "Supporting posts" in view.text
     assert client.get("/incidents/no-such-key").status_code == 404
+
+
+def test_the_window_is_read_with_since_until_and_defaults_to_the_latest_event(
+        replayed: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from yujing.dashboards import situation
+
+    client = _client(replayed, monkeypatch)
+    latest = client.get("/situation.json").json()
+    assert latest["now"] == "2016-09-07T22:54:29.001000+08:00"  # 1 ms after the demo's last post
+    assert latest["warnings"] and latest["limits"]["truncated"] is False
+    # a past window is answered by the store, not cut from the newest POST_CAP posts of all time
+    monkeypatch.setattr(situation, "POST_CAP", 100)
+    past = client.get("/situation.json", params={"now": "2016-09-04T00:00:00+08:00"}).json()
+    assert past["limits"] == {"alerts": situation.ALERT_CAP, "posts": 100, "posts_in_window": 157, "truncated": True}
+    assert sum(sum(v) for t in past["timelines"] for v in t["signals"].values()) > 0
+    assert all("2016-09-03T00:00:00+08:00" <= w["ts"] < "2016-09-04T00:00:00+08:00" for w in past["warnings"])
+    page = client.get("/situation", params={"now": "2016-09-04T00:00:00+08:00"})
+    assert "counts use the newest 100" in page.text
+    naive = client.get("/situation.json", params={"now": "2016-09-04T00:00:00"})
+    assert naive.status_code == 400 and "no UTC offset" in naive.text
+
+
+def _embedded_board() -> dict[str, Any]:
+    from yujing.dashboards import generate
+
+    data: dict[str, Any] = json.loads((generate.GENERATED_DIR / generate.EMBEDDED).read_text(encoding="utf-8"))
+    return data
+
+
+def _served(replayed: str, monkeypatch: pytest.MonkeyPatch) -> tuple[dict[str, Any], dict[str, frozenset[str]]]:
+    """What /situation.json returns on the demo replay, and the query parameters the route accepts."""
+    client = _client(replayed, monkeypatch)
+    spec = client.get("/openapi.json").json()["paths"]["/situation.json"]["get"]
+    params = frozenset(p["name"] for p in spec["parameters"])
+    return {"/situation.json": client.get("/situation.json").json()}, {"/situation.json": params}
+
+
+def test_every_path_the_embedded_dashboard_reads_is_in_situation_json(
+        replayed: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    responses, params = _served(replayed, monkeypatch)
+    data = responses["/situation.json"]
+    assert data["warnings"] and data["series"] and data["districts"] and data["top_platforms"]
+    board = _embedded_board()
+    targets = [t for p in validate.iter_panels(board) for t in p.get("targets", [])]
+    assert {t["root_selector"] for t in targets} == {"by_level", "series", "top_platforms", "districts", "warnings"}
+    assert validate.infinity_problems(board, responses, params) == []
+
+
+def test_the_embedded_dashboard_check_catches_a_wrong_path_type_parameter_or_variable(
+        replayed: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    responses, params = _served(replayed, monkeypatch)
+    board = copy.deepcopy(_embedded_board())
+    targets = [t for p in validate.iter_panels(board) for t in p.get("targets", [])]
+    by_root = {t["root_selector"]: t for t in targets}
+    by_root["warnings"]["columns"][2]["selector"] = "platfrom"
+    by_root["top_platforms"]["columns"][1]["type"] = "string"  # posts is a number
+    by_root["districts"]["root_selector"] = "district"
+    by_root["by_level"]["url_options"]["params"].append({"key": "since", "value": "${__from:date:iso}"})
+    by_root["series"]["url_options"]["params"][1]["value"] = "$window"
+    found = validate.infinity_problems(board, responses, params)
+    assert any("has no 'platfrom'" in line for line in found), found
+    assert any(".posts = " in line and "is not a string" in line for line in found), found
+    assert any("has no 'district'" in line for line in found), found
+    assert any("takes no parameter 'since'" in line for line in found), found
+    assert any("variable $window is not defined" in line for line in found), found
