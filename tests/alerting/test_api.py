@@ -160,3 +160,16 @@ def test_link_in_the_message_acknowledges_and_the_service_sees_it(registry: Regi
     assert r.json()["incident"] == red.explanation["incident"]
     alerting.advance(red.ts + timedelta(minutes=1))
     assert red.explanation["incident"] in json.loads(alerting.snapshot())["acked"]
+
+
+def test_create_app_serves_the_live_store_under_api() -> None:
+    from yujing.http import create_app
+    from yujing.settings import Settings
+
+    client = TestClient(create_app())
+    created = client.post("/api/silences", json={"matchers": {"platform": ["鑫盛贷"]}, "creator": "张", "hours": 1})
+    assert created.status_code == 201, created.text
+    live = AlertStore(Settings().data_dir / "alerts.db")  # what `yujing run` and `yujing silence` read
+    assert [s.id for s in live.silences()] == [created.json()["id"]]
+    assert client.get("/api/alerts").json() == []
+    assert "/api/alerts/ack" in client.get("/openapi.json").json()["paths"]
