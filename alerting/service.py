@@ -300,10 +300,17 @@ def _incident_of(ref: str) -> str:
 
 
 def build_alerting(registry: Registry, rules_path: Path | None = None, routes_path: Path | None = None, *,
-                   store: AlertStore | None = None, ack_url: str = "", ack_secret: bytes = b"") -> Alerting:
-    """The composition root's entry point: load and validate rules and routes (defaults if None)."""
-    return Alerting(registry, load_rules(rules_path), load_routes(routes_path), store=store, ack_url=ack_url,
-                    ack_secret=ack_secret)
+                   store: AlertStore | None = None, ack_url: str = "", ack_secret: bytes = b"",
+                   page_unacknowledged: bool = True) -> Alerting:
+    """The composition root's entry point: load and validate rules and routes (defaults if None).
+
+    ``page_unacknowledged=False``: no event-time paging of the next contact (the live service pages on
+    the wall-clock acknowledgement timer instead, :mod:`yujing.alerting.escalation`)."""
+    rules, routing = load_rules(rules_path), load_routes(routes_path)
+    n = routing.notify
+    policy = Policy(rules.deescalate_after, rules.resolve_after, n.repeat_interval, n.ack_timeout,
+                    max_contact_step=2 if page_unacknowledged else 0)
+    return Alerting(registry, rules, routing, store=store, ack_url=ack_url, ack_secret=ack_secret, policy=policy)
 
 
 def collect(alerting: Alerting, posts: Iterable[ScoredPost]) -> list[Alert]:
