@@ -56,9 +56,21 @@ def _secret(f: Fields, name: str, env: Mapping[str, str]) -> str:
     return env[var]
 
 
+def _ca_file(f: Fields, path: str) -> str:
+    """``ca_file``: a PEM bundle to verify the SMTP server, relative to the receivers file."""
+    if f.raw("ca_file") is None:
+        return ""
+    ca = Path(f.string("ca_file"))
+    if not ca.is_absolute() and not path.startswith("<"):
+        ca = Path(path).parent / ca
+    if not ca.is_file():
+        f.fail("ca_file", f"{ca} not found; give the PEM file of the CA that signed the mail server's certificate")
+    return str(ca)
+
+
 def _channel(name: str, data: Any, path: str, env: Mapping[str, str]) -> Channel:
     f = Fields(data, path, f"channels.{name}", ("type", "url", "secret_env", "host", "port", "sender", "to",
-                                                 "starttls", "username_env", "password_env"))
+                                                 "starttls", "username_env", "password_env", "ca_file"))
     kind = f.choice("type", TYPES)
     if kind == "print":
         return PrintChannel(name)
@@ -72,7 +84,8 @@ def _channel(name: str, data: Any, path: str, env: Mapping[str, str]) -> Channel
     if not to:
         f.fail("to", "expected at least one recipient address")
     return EmailChannel(name, f.string("host"), f.integer("port", 25, 1), f.string("sender"), list(to),
-                        f.boolean("starttls", False), _secret(f, "username_env", env), _secret(f, "password_env", env))
+                        f.boolean("starttls", False), _secret(f, "username_env", env), _secret(f, "password_env", env),
+                        ca_file=_ca_file(f, path))
 
 
 DEFAULT_ACK_TIMEOUT = "30m"
