@@ -161,6 +161,9 @@ class EmailChannel:
                 if self.username:
                     smtp.login(self.username, self.password)
                 smtp.sendmail(self.sender, self.to, mail.as_string())
+        except UnicodeEncodeError:
+            raise DeliveryError(f"smtp {self.host}:{self.port}: the user name or password is not ASCII, which "
+                                "SMTP AUTH (smtplib) cannot send; use an ASCII password") from None
         except (smtplib.SMTPException, OSError) as exc:  # ssl.SSLError is an OSError
             raise DeliveryError(f"smtp {self.host}:{self.port}: {type(exc).__name__}: {_scrub(exc, self.password)}"
                                 ) from None
