@@ -2,14 +2,19 @@
 
 Small objects with ``add`` / ``figures`` / ``state`` / ``load``: no I/O, no clock. ``now`` is the
 event-time watermark the caller passes in.
+
+Counted posts and the platform's post times are kept sorted by event time (a late post is inserted
+in place), so a window ``(now - w, now]`` is two binary searches instead of a scan of the horizon;
+:func:`figures_for` is the plain reference that the sorted path is tested against.
 """
 
 from __future__ import annotations
 
-from collections import Counter, deque
-from collections.abc import Iterable, Mapping, Sequence
+from bisect import bisect_right
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import astuple, dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from yujing.alerting.rules import Baseline, Figures
@@ -36,22 +41,88 @@ def _in(entries: Iterable[Entry], start: datetime, end: datetime) -> list[Entry]
     return [e for e in entries if start < e.ts <= end]
 
 
-def figures_for(entries: Sequence[Entry], totals: Sequence[datetime], window: timedelta, now: datetime,
-                expected_per_hour: float) -> Figures:
-    """Pure: the figures of one window ending at ``now``."""
-    inside = _in(entries, now - window, now)
+def _figures(inside: Sequence[Entry], total: int, window: timedelta, expected_per_hour: float) -> Figures:
     best: dict[int, float] = {}
     for e in inside:
-        best[e.cluster] = max(best.get(e.cluster, 0.0), e.p)
+        p = best.get(e.cluster)
+        if p is None or e.p > p:
+            best[e.cluster] = e.p
     return Figures(
         window=window,
         posts=len(inside),
         weighted=sum(best.values()),
         authors=len({e.author for e in inside}),
         stories=len(best),
-        total=sum(1 for t in totals if now - window < t <= now),
+        total=total,
         expected=expected_per_hour * window / _HOUR,
     )
+
+
+def figures_for(entries: Sequence[Entry], totals: Iterable[datetime], window: timedelta, now: datetime,
+                expected_per_hour: float) -> Figures:
+    """Pure: the figures of one window ending at ``now`` (plain scan; the reference for :class:`SignalWindow`)."""
+    return _figures(_in(entries, now - window, now), sum(1 for t in totals if now - window < t <= now), window,
+                    expected_per_hour)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICRO = timedelta(microseconds=1)
+
+
+def _us(ts: datetime) -> int:
+    """Exact integer microseconds since the epoch (integers compare much faster than aware datetimes)."""
+    return (ts - _EPOCH) // _MICRO
+
+
+class Times:
+    """Event times kept sorted: ``add`` (in place if late), ``evict``, and counts in ``(start, end]``."""
+
+    def __init__(self, times: Iterable[datetime] = ()) -> None:
+        self._dt: list[datetime] = sorted(times)
+        self._us: list[int] = [_us(t) for t in self._dt]
+
+    def add(self, ts: datetime) -> int:
+        """Insert ``ts`` after any equal times; returns its index."""
+        us = _us(ts)
+        if not self._us or us >= self._us[-1]:
+            self._us.append(us)
+            self._dt.append(ts)
+            return len(self._us) - 1
+        i = bisect_right(self._us, us)
+        self._us.insert(i, us)
+        self._dt.insert(i, ts)
+        return i
+
+    def evict(self, before: datetime) -> int:
+        """Drop every time ``<= before``; returns how many."""
+        us = _us(before)
+        k = bisect_right(self._us, us) if self._us and self._us[0] <= us else 0
+        if k:
+            del self._us[:k]
+            del self._dt[:k]
+        return k
+
+    def span(self, start: datetime, end: datetime) -> tuple[int, int]:
+        """Index range of the times in ``(start, end]``."""
+        return self.span_us(_us(start), _us(end))
+
+    def span_us(self, start: int, end: int) -> tuple[int, int]:
+        """:meth:`span` with the bounds in epoch microseconds."""
+        return bisect_right(self._us, start), bisect_right(self._us, end)
+
+    def count(self, start: datetime, end: datetime) -> int:
+        lo, hi = self.span(start, end)
+        return max(0, hi - lo)
+
+    def count_us(self, start: int, end: int) -> int:
+        lo, hi = self.span_us(start, end)
+        return max(0, hi - lo)
+
+    def __iter__(self) -> Iterator[datetime]:
+        return iter(self._dt)
+
+    def __len__(self) -> int:
+        return len(self._us)
 
 
 def top_stories(entries: Sequence[Entry], window: timedelta, now: datetime, limit: int = 5) -> list[dict[str, Any]]:
@@ -119,37 +190,57 @@ class Ewma:
 
 
 class SignalWindow:
-    """Counted posts of one platform × signal within the longest window, plus the baseline."""
+    """Counted posts of one platform × signal within the longest window (sorted by time), plus the baseline."""
 
     def __init__(self, baseline: Baseline) -> None:
-        self.entries: deque[Entry] = deque()
+        self.entries: list[Entry] = []
+        self._times = Times()
         self.ewma = Ewma(baseline)
-        self.seen_clusters: set[int] = set()
+        self._clusters: Counter[int] = Counter()  # cluster -> entries kept
+
+    @property
+    def seen_clusters(self) -> set[int]:
+        """Clusters of the kept entries: a repost of one of them adds nothing to the baseline."""
+        return set(self._clusters)
 
     def add(self, entry: Entry) -> None:
-        self.entries.append(entry)
-        self.ewma.add(entry.ts, entry.p if entry.cluster not in self.seen_clusters else 0.0)
-        self.seen_clusters.add(entry.cluster)
+        self.entries.insert(self._times.add(entry.ts), entry)
+        self.ewma.add(entry.ts, entry.p if entry.cluster not in self._clusters else 0.0)
+        self._clusters[entry.cluster] += 1
 
     def evict(self, before: datetime) -> None:
-        evicted = False
-        while self.entries and self.entries[0].ts <= before:
-            self.entries.popleft()
-            evicted = True
-        if evicted:
-            self.seen_clusters = {e.cluster for e in self.entries}
+        k = self._times.evict(before)
+        if k:
+            for e in self.entries[:k]:
+                left = self._clusters[e.cluster] - 1
+                if left:
+                    self._clusters[e.cluster] = left
+                else:
+                    del self._clusters[e.cluster]
+            del self.entries[:k]
 
-    def figures(self, windows: Sequence[timedelta], totals: Sequence[datetime], now: datetime) -> dict[
-            timedelta, Figures]:
+    def inside(self, start: datetime, end: datetime) -> list[Entry]:
+        """The entries with ``start < ts <= end``, in time order."""
+        lo, hi = self._times.span(start, end)
+        return self.entries[lo:hi]
+
+    def figures(self, windows: Sequence[timedelta], totals: Times, now: datetime) -> dict[timedelta, Figures]:
         rate = self.ewma.expected(now)
-        return {w: figures_for(self.entries, totals, w, now, rate) for w in windows}
+        end = _us(now)
+        out = {}
+        for w in windows:
+            start = end - w // _MICRO
+            lo, hi = self._times.span_us(start, end)
+            out[w] = _figures(self.entries[lo:hi], totals.count_us(start, end), w, rate)
+        return out
 
     def state(self) -> dict[str, Any]:
         rows = [[e.ts.isoformat(), *astuple(e)[1:]] for e in self.entries]
-        return {"entries": rows, "ewma": self.ewma.state(), "seen": sorted(self.seen_clusters)}
+        return {"entries": rows, "ewma": self.ewma.state(), "seen": sorted(self._clusters)}
 
     def load(self, state: Mapping[str, Any]) -> None:
-        self.entries = deque(Entry(datetime.fromisoformat(r[0]), *r[1:]) for r in state["entries"])
+        entries = sorted((Entry(datetime.fromisoformat(r[0]), *r[1:]) for r in state["entries"]), key=lambda e: e.ts)
+        self.entries = entries
+        self._times = Times(e.ts for e in entries)
         self.ewma.load(state["ewma"])
-        self.seen_clusters = set(state["seen"])
-
+        self._clusters = Counter(e.cluster for e in entries)
