@@ -10,7 +10,8 @@ in place), so a window ``(now - w, now]`` is two binary searches instead of a sc
 
 from __future__ import annotations
 
-from bisect import bisect_right
+import math
+from bisect import bisect_left, bisect_right, insort
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import astuple, dataclass
@@ -50,7 +51,7 @@ def _figures(inside: Sequence[Entry], total: int, window: timedelta, expected_pe
     return Figures(
         window=window,
         posts=len(inside),
-        weighted=sum(best.values()),
+        weighted=math.fsum(best.values()),
         authors=len({e.author for e in inside}),
         stories=len(best),
         total=total,
@@ -117,6 +118,13 @@ class Times:
     def count_us(self, start: int, end: int) -> int:
         lo, hi = self.span_us(start, end)
         return max(0, hi - lo)
+
+    def after_us(self, us: int) -> int:
+        """Index of the first time later than ``us`` (epoch microseconds)."""
+        return bisect_right(self._us, us)
+
+    def last_us(self) -> int | None:
+        return self._us[-1] if self._us else None
 
     def __iter__(self) -> Iterator[datetime]:
         return iter(self._dt)
@@ -189,6 +197,42 @@ class Ewma:
         self.bucket = datetime.fromisoformat(bucket) if bucket else None
 
 
+class _Sliding:
+    """Running aggregates of the entries later than ``start`` (one window): distinct authors and each
+    story's probabilities, updated as entries come in, leave the window or are evicted — no rescans."""
+
+    def __init__(self, start: int, entries: Sequence[Entry], lo: int) -> None:
+        self.start, self.lo = start, lo  # entries[lo:] are inside
+        self.authors: Counter[str] = Counter()
+        self.stories: dict[int, list[float]] = {}  # cluster -> its probabilities, sorted (max = last)
+        for e in entries[lo:]:
+            self.include(e)
+
+    def include(self, e: Entry) -> None:
+        self.authors[e.author] += 1
+        ps = self.stories.get(e.cluster)
+        if ps is None:
+            self.stories[e.cluster] = [e.p]
+        else:
+            insort(ps, e.p)
+
+    def exclude(self, e: Entry) -> None:
+        left = self.authors[e.author] - 1
+        if left:
+            self.authors[e.author] = left
+        else:
+            del self.authors[e.author]
+        ps = self.stories[e.cluster]
+        del ps[bisect_left(ps, e.p)]
+        if not ps:
+            del self.stories[e.cluster]
+
+    def figures(self, n: int, total: int, window: timedelta, expected_per_hour: float) -> Figures:
+        return Figures(window=window, posts=n - self.lo, weighted=math.fsum(ps[-1] for ps in self.stories.values()),
+                       authors=len(self.authors), stories=len(self.stories), total=total,
+                       expected=expected_per_hour * window / _HOUR)
+
+
 class SignalWindow:
     """Counted posts of one platform × signal within the longest window (sorted by time), plus the baseline."""
 
@@ -197,6 +241,7 @@ class SignalWindow:
         self._times = Times()
         self.ewma = Ewma(baseline)
         self._clusters: Counter[int] = Counter()  # cluster -> entries kept
+        self._sliding: dict[timedelta, _Sliding] = {}  # per window, built on the first figures()
 
     @property
     def seen_clusters(self) -> set[int]:
@@ -204,9 +249,17 @@ class SignalWindow:
         return set(self._clusters)
 
     def add(self, entry: Entry) -> None:
-        self.entries.insert(self._times.add(entry.ts), entry)
+        i = self._times.add(entry.ts)
+        self.entries.insert(i, entry)
         self.ewma.add(entry.ts, entry.p if entry.cluster not in self._clusters else 0.0)
         self._clusters[entry.cluster] += 1
+        if self._sliding:
+            us = _us(entry.ts)
+            for sl in self._sliding.values():
+                if us > sl.start:
+                    sl.include(entry)
+                else:  # a late post before this window: it shifts the window's first index
+                    sl.lo += 1
 
     def evict(self, before: datetime) -> None:
         k = self._times.evict(before)
@@ -217,6 +270,10 @@ class SignalWindow:
                     self._clusters[e.cluster] = left
                 else:
                     del self._clusters[e.cluster]
+            for sl in self._sliding.values():
+                for e in self.entries[sl.lo:k]:  # evicted while inside a window (not in normal use)
+                    sl.exclude(e)
+                sl.lo = max(0, sl.lo - k)
             del self.entries[:k]
 
     def inside(self, start: datetime, end: datetime) -> list[Entry]:
@@ -225,13 +282,31 @@ class SignalWindow:
         return self.entries[lo:hi]
 
     def figures(self, windows: Sequence[timedelta], totals: Times, now: datetime) -> dict[timedelta, Figures]:
+        """The figures of each window ending at ``now``.
+
+        Usual case (``now`` is the watermark: no entry is later, and it never goes back): each window's
+        running aggregates slide forward, dropping the entries that left it. Otherwise the window's
+        entries are sliced out and counted afresh."""
         rate = self.ewma.expected(now)
         end = _us(now)
+        last = self._times.last_us()
         out = {}
         for w in windows:
             start = end - w // _MICRO
-            lo, hi = self._times.span_us(start, end)
-            out[w] = _figures(self.entries[lo:hi], totals.count_us(start, end), w, rate)
+            total = totals.count_us(start, end)
+            if last is not None and last > end:
+                lo, hi = self._times.span_us(start, end)
+                out[w] = _figures(self.entries[lo:hi], total, w, rate)
+                continue
+            sl = self._sliding.get(w)
+            if sl is None or start < sl.start:
+                sl = self._sliding[w] = _Sliding(start, self.entries, self._times.after_us(start))
+            elif start > sl.start:
+                lo = self._times.after_us(start)
+                for e in self.entries[sl.lo:lo]:
+                    sl.exclude(e)
+                sl.start, sl.lo = start, lo
+            out[w] = sl.figures(len(self.entries), total, w, rate)
         return out
 
     def state(self) -> dict[str, Any]:
@@ -244,3 +319,4 @@ class SignalWindow:
         self._times = Times(e.ts for e in entries)
         self.ewma.load(state["ewma"])
         self._clusters = Counter(e.cluster for e in entries)
+        self._sliding = {}
