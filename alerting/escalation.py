@@ -76,8 +76,10 @@ LOOKBACK = timedelta(days=2)
 class Escalator:
     """Adapter: outbox + acknowledgements → next-step outbox items. ``run(now)`` is idempotent."""
 
-    def __init__(self, outbox: Outbox, receivers: Receivers, acked: Callable[[], set[str]]) -> None:
+    def __init__(self, outbox: Outbox, receivers: Receivers, acked: Callable[[], set[str]],
+                 on_escalate: Callable[[Escalation], None] | None = None) -> None:
         self._outbox, self._receivers, self._acked = outbox, receivers, acked
+        self._on_escalate = on_escalate
 
     def run(self, now: datetime) -> list[Escalation]:
         """Enqueue every escalation due at ``now``; returns those that added outbox items.
@@ -95,4 +97,6 @@ class Escalator:
             alert = self._outbox.alert(esc.alert_key)
             if alert is not None and enqueue_step(alert, esc.agency, esc.step, self._receivers, self._outbox, now):
                 done.append(esc)
+                if self._on_escalate is not None:
+                    self._on_escalate(esc)
         return done

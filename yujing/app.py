@@ -102,7 +102,9 @@ def live_delivery(settings: Settings, echo: Callable[[Sequence[Alert]], None] | 
     outbox = Outbox(settings.data_dir / "outbox.db")
     clock = SystemClock()
     # Escalation on the acknowledgement timer (wall clock): acks come from alerts.db (API, link, CLI).
-    escalator = Escalator(outbox, receivers, AlertStore(settings.data_dir / "alerts.db").acked_incidents)
+    escalator = Escalator(outbox, receivers, AlertStore(settings.data_dir / "alerts.db").acked_incidents,
+                          on_escalate=lambda e: print(f"yujing: {e.incident}: {e.because}; notifying {e.agency} "
+                                                      f"contact {e.step + 1}", file=sys.stderr))
     worker = DeliveryWorker(outbox, receivers.channels, clock, escalate=escalator.run,
                             on_error=lambda idem, err: print(f"yujing: delivery of {idem} failed, will retry: {err}",
                                                              file=sys.stderr))

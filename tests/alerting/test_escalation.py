@@ -116,7 +116,9 @@ def test_not_acknowledged_pages_the_second_contact_exactly_once(tmp_path: Path, 
     rec, store = _receivers(receiver.port), AlertStore(tmp_path / "alerts.db")
     box = Outbox(tmp_path / "outbox.db")
     assert fan_out(_firing(INC), rec, box, clock.now()) == 1
-    worker = DeliveryWorker(box, rec.channels, clock, escalate=Escalator(box, rec, store.acked_incidents).run)
+    told: list[str] = []
+    escalator = Escalator(box, rec, store.acked_incidents, on_escalate=lambda e: told.append(f"{e.agency}:{e.step}"))
+    worker = DeliveryWorker(box, rec.channels, clock, escalate=escalator.run)
     assert worker.step() == 1
     assert _contacts(receiver) == ["stability_office:值班员"]
     clock.advance(29 * M)
@@ -131,6 +133,7 @@ def test_not_acknowledged_pages_the_second_contact_exactly_once(tmp_path: Path, 
     assert DeliveryWorker(restarted, rec.channels, clock,
                           escalate=Escalator(restarted, rec, store.acked_incidents).run).step() == 0
     assert receiver.bad == 0
+    assert told == ["stability_office:1"]
     assert _contacts(receiver) == ["stability_office:值班员", "stability_office:值班领导"]
     assert [k for _, k, _ in receiver.seen][1] == f"{INC}/fired|stability_office:值班领导|second|step1"
 
