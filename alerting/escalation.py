@@ -13,7 +13,8 @@ sent exactly once. The live delivery worker runs it on wall-clock time before ea
 
 The timer of step k starts when one of its channels first confirmed delivery; if none has (the
 contact is unreachable), it starts when step k was enqueued, so an unreachable contact escalates too.
-Only firing notifications escalate; a resolved notice needs no acknowledgement.
+Only firing notifications escalate, and per agency only the newest notification about a platform × signal:
+a later level, a reminder or a resolved notice takes over from an older one (which then stops).
 """
 
 from __future__ import annotations
@@ -50,14 +51,26 @@ def escalations_due(notified: Iterable[StepRecord], acked: Mapping[str, datetime
     ``notified``: one record per (notification, agency, step) that was enqueued; ``acked``: incident
     ids acknowledged (with when, or a set); ``chain_length(agency)``: how many contacts it has;
     ``ack_timeout(agency)``: its timeout (None: that agency does not escalate)."""
-    latest: dict[tuple[str, str], StepRecord] = {}
+    latest: dict[tuple[str, str], StepRecord] = {}  # (notification, agency) -> its highest step
+    first: dict[tuple[str, str], datetime] = {}  # (notification, agency) -> when it was first enqueued
     for rec in notified:
         key = (rec.alert_key, rec.agency)
         if key not in latest or rec.step > latest[key].step:
             latest[key] = rec
+        first[key] = min(first.get(key, rec.enqueued), rec.enqueued)
+    # Per agency and platform/signal only the newest notification escalates: a later one (a new level, a
+    # reminder, a resolved notice) takes over, so a stale or resolved warning pages nobody further.
+    newest: dict[tuple[str, str], tuple[datetime, str]] = {}
+    for (alert_key, agency), rec in latest.items():
+        subject = (agency, rec.subject or rec.alert_key)
+        mark = (first[(alert_key, agency)], alert_key)
+        if subject not in newest or mark > newest[subject]:
+            newest[subject] = mark
     due: list[Escalation] = []
     for (alert_key, agency), rec in sorted(latest.items()):
         if rec.status != AlertStatus.FIRING.value or not rec.incident or not agency:
+            continue
+        if newest[(agency, rec.subject or alert_key)][1] != alert_key:
             continue
         if rec.incident in acked and (not isinstance(acked, Mapping) or acked[rec.incident] <= now):
             continue

@@ -50,6 +50,7 @@ class StepRecord:
     step: int
     enqueued: datetime
     first_delivered: datetime | None
+    subject: str = ""  # platform/signal: a later notification about it takes over the escalation
 
 
 class Outbox:
@@ -61,7 +62,7 @@ class Outbox:
         for name, decl in _STEP_COLUMNS:
             if name not in have:
                 self._db.execute(f"ALTER TABLE outbox ADD COLUMN {name} {decl}")
-        self._db.execute("CREATE INDEX IF NOT EXISTS outbox_steps ON outbox(status, alert_key, agency, step)")
+        self._db.execute("CREATE INDEX IF NOT EXISTS outbox_steps ON outbox(enqueued_at)")
         self._lock = threading.Lock()
 
     def enqueue(self, alert: Alert, contact: str, channel: str, now: datetime, *, agency: str = "",
@@ -78,14 +79,16 @@ class Outbox:
         return cur.rowcount == 1
 
     def steps(self, since: datetime) -> list[StepRecord]:
-        """Every (notification, agency, step) of a firing warning enqueued since ``since``, for escalation."""
+        """Every (notification, agency, step) enqueued since ``since`` (firing and resolved), for escalation."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT alert_key, incident, status, agency, step, MIN(enqueued_at), MIN(delivered_at) FROM outbox "
-                "WHERE status = 'firing' AND agency != '' AND enqueued_at >= ? "
+                "SELECT alert_key, incident, status, agency, step, MIN(enqueued_at), MIN(delivered_at), "
+                "json_extract(MIN(alert), '$.platform') || '/' || json_extract(MIN(alert), '$.signal') FROM outbox "
+                "WHERE status != '' AND agency != '' AND enqueued_at >= ? "
                 "GROUP BY alert_key, agency, step", (since.isoformat(),)).fetchall()
         return [StepRecord(k, inc, st, ag, int(n), datetime.fromisoformat(e),
-                           datetime.fromisoformat(d) if d else None) for k, inc, st, ag, n, e, d in rows]
+                           datetime.fromisoformat(d) if d else None, subj or "")
+                for k, inc, st, ag, n, e, d, subj in rows]
 
     def alert(self, alert_key: str) -> Alert | None:
         """The stored notification with this key (any of its items), or None."""

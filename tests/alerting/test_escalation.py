@@ -18,16 +18,17 @@ from yujing.alerting.receivers import Contact, Receivers, fan_out, receivers_fro
 from yujing.alerting.store import AlertStore
 from yujing.clock import ManualClock
 from yujing.errors import ConfigError
-from yujing.records import Agency, Alert, AlertStatus
+from yujing.records import Agency, Alert, AlertStatus, Signal
 
 M = timedelta(minutes=1)
 INC = "星河贷/gathering/1/red"
 
 
 def _rec(step: int = 0, *, delivered: float | None = 0.5, enqueued: float = 0.0, key: str = "k1",
-         agency: str = "police", incident: str = INC, status: str = "firing") -> StepRecord:
+         agency: str = "police", incident: str = INC, status: str = "firing",
+         subject: str = "星河贷/gathering") -> StepRecord:
     return StepRecord(key, incident, status, agency, step, T0 + enqueued * M,
-                      None if delivered is None else T0 + delivered * M)
+                      None if delivered is None else T0 + delivered * M, subject)
 
 
 def _due(recs: list[StepRecord], now_min: float, acked: object = frozenset(), chain: int = 3,
@@ -67,6 +68,17 @@ def test_per_agency_and_resolved_notices_and_no_timeout() -> None:
     assert _due([_rec()], 500, timeout=None) == []
 
 
+def test_a_newer_notification_or_a_resolved_notice_takes_over() -> None:
+    orange = _rec(key="k-orange", incident="星河贷/gathering/1/orange")
+    red = _rec(key="k-red", enqueued=20, delivered=20)  # the incident escalated to red 20 minutes later
+    assert _due([orange, red], 35) == []  # the orange notification no longer pages anyone
+    assert _due([orange, red], 50) == [("k-red", "police", 1)]
+    resolved = _rec(key="k-resolved", enqueued=25, delivered=25, status="resolved")
+    assert _due([orange, red, resolved], 500) == []  # resolved: nobody further
+    other = _rec(key="k-other", subject="安和财富/panic", incident="安和财富/panic/1/orange", enqueued=25)
+    assert _due([red, other], 56) == [("k-other", "police", 1), ("k-red", "police", 1)]  # separate subjects
+
+
 # ---- receivers config ------------------------------------------------------------------------------
 
 def test_receivers_ack_timeout_default_override_off_and_errors() -> None:
@@ -103,8 +115,9 @@ def _receivers(port: int) -> Receivers:
 
 def _firing(incident: str) -> Alert:
     a = _alert(incident + "/fired")
-    return replace(a, agencies=(Agency.STABILITY_OFFICE,), status=AlertStatus.FIRING,
-                   explanation={**a.explanation, "incident": incident})
+    platform, signal = incident.split("/")[:2]
+    return replace(a, platform=platform, signal=Signal(signal), agencies=(Agency.STABILITY_OFFICE,),
+                   status=AlertStatus.FIRING, explanation={**a.explanation, "incident": incident})
 
 
 def _contacts(receiver: Receiver) -> list[str]:
@@ -166,3 +179,19 @@ def test_live_service_leaves_paging_to_the_timer(tmp_path: Path) -> None:
     registry = load_registry(settings.registry_path)
     assert build_alerting(settings, registry, history=True).policy.max_contact_step == 0
     assert build_alerting(settings, registry).policy.max_contact_step == 2  # replay: event-time paging
+
+
+def test_resolved_before_the_timeout_pages_nobody_further(tmp_path: Path, receiver: Receiver) -> None:
+    clock = ManualClock(T0)
+    rec, store = _receivers(receiver.port), AlertStore(tmp_path / "alerts.db")
+    box = Outbox(tmp_path / "outbox.db")
+    fan_out(_firing(INC), rec, box, clock.now())
+    worker = DeliveryWorker(box, rec.channels, clock, escalate=Escalator(box, rec, store.acked_incidents).run)
+    assert worker.step() == 1
+    clock.advance(20 * M)
+    resolved = replace(_firing(INC), key=INC + "/resolved", status=AlertStatus.RESOLVED)
+    fan_out(resolved, rec, box, clock.now())
+    assert worker.step() == 1  # the resolved notice, to the same first contact
+    clock.advance(2 * 60 * M)
+    assert worker.step() == 0
+    assert [k.split("|")[0] for _, k, _ in receiver.seen] == [f"{INC}/fired", f"{INC}/resolved"]
