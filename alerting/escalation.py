@@ -20,9 +20,10 @@ a later level, a reminder or a resolved notice takes over from an older one (whi
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from yujing.alerting._yaml import format_duration
 from yujing.alerting.outbox import Outbox, StepRecord
 from yujing.alerting.receivers import Receivers, enqueue_step
 from yujing.records import AlertStatus
@@ -37,6 +38,7 @@ class Escalation:
     agency: str
     step: int
     because: str  # why, for logs and the history: "step 0 not acknowledged within 30m"
+    after: timedelta = timedelta(0)  # the timeout that ran out
 
 
 def _started(rec: StepRecord) -> datetime:
@@ -79,7 +81,7 @@ def escalations_due(notified: Iterable[StepRecord], acked: Mapping[str, datetime
             continue
         if now - _started(rec) >= timeout:
             due.append(Escalation(alert_key, rec.incident, agency, rec.step + 1,
-                                  f"step {rec.step} not acknowledged within {timeout}"))
+                                  f"step {rec.step} not acknowledged within {format_duration(timeout)}", timeout))
     return due
 
 
@@ -108,7 +110,12 @@ class Escalator:
         done = []
         for esc in due:
             alert = self._outbox.alert(esc.alert_key)
-            if alert is not None and enqueue_step(alert, esc.agency, esc.step, self._receivers, self._outbox, now):
+            if alert is None:
+                continue
+            previous = self._receivers.contact(esc.agency, esc.step - 1)
+            alert = replace(alert, explanation={**alert.explanation, "escalation": {
+                "step": esc.step, "after": format_duration(esc.after), "previous": previous.name if previous else ""}})
+            if enqueue_step(alert, esc.agency, esc.step, self._receivers, self._outbox, now):
                 done.append(esc)
                 if self._on_escalate is not None:
                     self._on_escalate(esc)

@@ -149,6 +149,8 @@ def test_not_acknowledged_pages_the_second_contact_exactly_once(tmp_path: Path, 
     assert told == ["stability_office:1"]
     assert _contacts(receiver) == ["stability_office:值班员", "stability_office:值班领导"]
     assert [k for _, k, _ in receiver.seen][1] == f"{INC}/fired|stability_office:值班领导|second|step1"
+    text = str(receiver.seen[1][2]["markdown"]["text"])  # the DingTalk robot's markdown body
+    assert "接收人：stability_office:值班领导" in text and "升级通知：值班员在30m内未确认" in text
 
 
 def test_acknowledged_in_time_is_not_escalated(tmp_path: Path, receiver: Receiver) -> None:
