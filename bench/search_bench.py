@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -99,6 +100,7 @@ def report(label: str, n: int, rate: float, lat: dict[str, tuple[float, float]])
 
 
 def main() -> None:
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--posts", type=int, default=1_000_000, help="posts on the embedded store")
     ap.add_argument("--osmem", type=int, default=0, help="posts on osmem-server (0: skip)")
