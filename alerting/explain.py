@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote
 
+from yujing.alerting import acklink
 from yujing.alerting.incidents import Notice, Reason
 from yujing.alerting.routing import Decision
 from yujing.alerting.rules import Verdict
@@ -40,7 +40,7 @@ def _window_zh(seconds: float) -> str:
 
 
 def explanation(notice: Notice, verdict: Verdict, entries: Sequence[Entry], now: datetime, decision: Decision,
-                labels: Mapping[str, str], ack_url: str) -> dict[str, Any]:
+                labels: Mapping[str, str], ack_url: str, ack_secret: bytes = b"") -> dict[str, Any]:
     inc = notice.incident
     window = verdict.rule.window if verdict.rule else max(verdict.figures)
     place = announced(entries, window, now) if inc.signal == Signal.GATHERING.value else None
@@ -60,6 +60,6 @@ def explanation(notice: Notice, verdict: Verdict, entries: Sequence[Entry], now:
     }
     if place is not None:
         body["announced"] = place
-    if ack_url:
-        body["ack_url"] = f"{ack_url.rstrip('/')}/{quote(inc.id, safe='')}"
+    if ack_url and ack_secret:  # the link is only usable signed (GET /api/alerts/ack?ref=…&sig=…)
+        body["ack_url"] = acklink.link(ack_url.rstrip("/"), inc.id, ack_secret)
     return body

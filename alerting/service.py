@@ -51,12 +51,13 @@ class Alerting:
     """Windows, rules, incidents and the notification gate for every platform × signal."""
 
     def __init__(self, registry: Registry, rules: RuleSet, routing: Routing, *, store: AlertStore | None = None,
-                 ack_url: str = "", policy: Policy | None = None) -> None:
+                 ack_url: str = "", ack_secret: bytes = b"", policy: Policy | None = None) -> None:
         self.registry = registry
         self.rules = rules
         self.routing = routing
         self.store = store
         self.ack_url = ack_url
+        self.ack_secret = ack_secret
         n = routing.notify
         self.policy = policy or Policy(rules.deescalate_after, rules.resolve_after, n.repeat_interval, n.ack_timeout)
         self._reset()
@@ -201,7 +202,7 @@ class Alerting:
         ps = self._platform(inc.platform)
         status = AlertStatus.RESOLVED if notice.reason is Reason.RESOLVED else AlertStatus.FIRING
         body = explain.explanation(notice, verdict, ps.signals[Signal(inc.signal)].entries, now, decision,
-                                   labels, self.ack_url)
+                                   labels, self.ack_url, self.ack_secret)
         window = verdict.rule.window if verdict.rule else self.rules.horizon
         posts = verdict.figures[window].posts if window in verdict.figures else 0
         return Alert(key=notice.key, platform=inc.platform, signal=Signal(inc.signal), level=inc.level, ts=now,
@@ -299,9 +300,10 @@ def _incident_of(ref: str) -> str:
 
 
 def build_alerting(registry: Registry, rules_path: Path | None = None, routes_path: Path | None = None, *,
-                   store: AlertStore | None = None, ack_url: str = "") -> Alerting:
+                   store: AlertStore | None = None, ack_url: str = "", ack_secret: bytes = b"") -> Alerting:
     """The composition root's entry point: load and validate rules and routes (defaults if None)."""
-    return Alerting(registry, load_rules(rules_path), load_routes(routes_path), store=store, ack_url=ack_url)
+    return Alerting(registry, load_rules(rules_path), load_routes(routes_path), store=store, ack_url=ack_url,
+                    ack_secret=ack_secret)
 
 
 def collect(alerting: Alerting, posts: Iterable[ScoredPost]) -> list[Alert]:

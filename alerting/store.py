@@ -58,6 +58,8 @@ class AlertStore:
     def __init__(self, path: Path | str = ":memory:") -> None:
         self.path = str(path)
         try:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(_SCHEMA)
@@ -97,10 +99,11 @@ class AlertStore:
 
     def history(self, *, platform: str = "", signal: str = "", level: str = "", text: str = "",
                 since: datetime | None = None, until: datetime | None = None, outcome: str = "",
-                limit: int = 100) -> list[HistoryRow]:
+                incident: str = "", limit: int = 100) -> list[HistoryRow]:
         """Search the history, newest first. ``text`` matches the Chinese summary and body."""
         where, args = ["1=1"], []
-        for column, value in (("platform", platform), ("signal", signal), ("level", level), ("outcome", outcome)):
+        for column, value in (("platform", platform), ("signal", signal), ("level", level), ("outcome", outcome),
+                              ("incident", incident)):
             if value:
                 where.append(f"{column} = ?")
                 args.append(value)

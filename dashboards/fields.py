@@ -17,9 +17,11 @@ ALERTS_INDEX = ALERTS_ALIAS
 POSTS_DS_UID = "yujing-posts"
 ALERTS_DS_UID = "yujing-alerts"
 PROMETHEUS_DS_UID = "yujing-prometheus"
+SITUATION_API_DS_UID = "yujing-situation-api"  # Infinity over Yujing's /situation.json (embedded store)
 
 SITUATION_UID = "yujing-situation"
 PIPELINE_UID = "yujing-pipeline"
+EMBEDDED_SITUATION_UID = "yujing-situation-embedded"
 FOLDER_UID = "yujing"
 FOLDER_TITLE = "Yujing 预警"
 

@@ -13,10 +13,13 @@ from typing import Any
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import dashboard as model
 
-from yujing.dashboards import pipeline_board, situation_board
+from yujing.dashboards import embedded_board, pipeline_board, situation_board
 from yujing.dashboards.situation_board import DEFAULT_INCIDENT_BASE
 
 GENERATED_DIR = Path(__file__).resolve().parent / "generated"
+# The embedded deployment's board sits in its own folder, so a Grafana for the embedded store can be
+# provisioned with it alone (deploy/grafana/embedded/); the compose Grafana loads all of generated/.
+EMBEDDED = "embedded/situation-embedded.json"
 
 
 def _number_panels(board: model.Dashboard) -> None:
@@ -35,6 +38,7 @@ def dashboards(incident_base: str = DEFAULT_INCIDENT_BASE) -> dict[str, model.Da
     boards = {
         "situation.json": situation_board.build(incident_base).build(),
         "pipeline.json": pipeline_board.build().build(),
+        EMBEDDED: embedded_board.build(incident_base).build(),
     }
     for board in boards.values():
         _number_panels(board)
@@ -58,6 +62,7 @@ def write(out_dir: Path = GENERATED_DIR, incident_base: str = DEFAULT_INCIDENT_B
     written = []
     for name, text in render(incident_base).items():
         path = out_dir / name
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         written.append(path)
     return written

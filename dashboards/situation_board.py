@@ -36,7 +36,7 @@ from yujing.dashboards.panels import (
 )
 from yujing.records import LEVELS, SIGNALS
 
-DEFAULT_INCIDENT_BASE = "http://localhost:8000"
+DEFAULT_INCIDENT_BASE = "http://localhost:8765"  # `yujing api` default port
 POSTS = es_ref(POSTS_DS_UID)
 ALERTS = es_ref(ALERTS_DS_UID)
 POST_FILTER = lucene_and("platforms:$platform", "districts:$district")

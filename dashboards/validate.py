@@ -18,20 +18,9 @@ from yujing.metrics import SPECS
 # Prometheus adds these to every scraped series; ``up`` is Prometheus's own per-target metric.
 TARGET_LABELS = frozenset({"job", "instance"})
 PROMETHEUS_SERIES: Mapping[str, frozenset[str]] = {"up": TARGET_LABELS}
-_PROMQL_WORDS_TEXT = """
-sum min max avg count stddev stdvar topk bottomk quantile count_values group by without on ignoring
-group_left group_right and or unless bool offset rate irate increase delta idelta deriv histogram_quantile
-vector scalar abs ceil floor round clamp clamp_min clamp_max label_replace label_join time timestamp
-absent absent_over_time avg_over_time max_over_time min_over_time sum_over_time count_over_time
-last_over_time sort sort_desc inf nan
-"""
-_PROMQL_WORDS = frozenset(_PROMQL_WORDS_TEXT.split())
 _NUMERIC = frozenset({"integer", "long", "float", "double", "scaled_float"})
 _LUCENE_FIELD = re.compile(r"(?<![\w.$\\])([A-Za-z_][\w.]*):")
 _QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
-_PROM_MATCHERS = re.compile(r"\{([^}]*)\}")
-_PROM_GROUPING = re.compile(r"\b(?:by|without|on|ignoring)\s*\(([^)]*)\)")
-_PROM_IDENT = re.compile(r"(?<![\w$])([A-Za-z_:][\w:]*)")
 _LEGEND_LABEL = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 
 
@@ -154,35 +143,191 @@ def _variable_problems(board: Mapping[str, Any], types_of: Callable[[str], Mappi
 
 # --- Prometheus -----------------------------------------------------------------------------------
 
+# Grafana's interval macros stand where PromQL wants a duration; any duration parses the same way.
+_GRAFANA_DURATIONS = re.compile(r"\$(?:__rate_interval|__interval|__range)\b"
+                                r"|\$\{(?:__rate_interval|__interval|__range)\}")
+_DURATION = re.compile(r"^(?:\d+(?:ms|[smhdwy]))+$")
+_LABEL_VALUES = re.compile(r"^\s*label_values\((?:(.*),)?\s*(\w+)\s*\)\s*$", re.S)
+
+
+def promql_of(grafana_expr: str) -> str:
+    """The PromQL Prometheus receives, up to durations: Grafana's interval macros become ``5m``.
+
+    Template variables inside label values (``job=~"$job"``) are plain strings and stay; a variable
+    anywhere else is left in and fails the parse, which is right: that query cannot be checked."""
+    return _GRAFANA_DURATIONS.sub("5m", grafana_expr)
+
+
+def parse_promql(grafana_expr: str) -> Any:
+    """The promql-parser AST of a Grafana PromQL expression; ``ValueError`` with the reason if invalid."""
+    try:
+        import promql_parser
+    except ImportError as exc:  # a dev dependency: the service itself never parses PromQL
+        raise RuntimeError("PromQL checks need promql-parser: pip install 'yujing[dev]'") from exc
+    return promql_parser.parse(promql_of(grafana_expr))
+
+
+def _walk(node: Any, metrics: set[str], labels: set[str]) -> None:
+    import promql_parser as pp
+
+    if isinstance(node, pp.MatrixSelector):
+        node = node.vector_selector
+    if isinstance(node, pp.VectorSelector):
+        matchers = [*node.matchers.matchers, *(m for group in node.matchers.or_matchers for m in group)]
+        names = {m.value for m in matchers if m.name == "__name__"}
+        metrics.update({node.name} if node.name else names)
+        labels.update(m.name for m in matchers if m.name != "__name__")
+    elif isinstance(node, pp.AggregateExpr):
+        if node.modifier is not None:
+            labels.update(node.modifier.labels)
+        _walk(node.expr, metrics, labels)
+        if node.param is not None:
+            _walk(node.param, metrics, labels)
+    elif isinstance(node, pp.BinaryExpr):
+        modifier = node.modifier
+        if modifier is not None:
+            labels.update(modifier.matching.labels if modifier.matching is not None else ())
+            labels.update(modifier.group_labels or ())
+        _walk(node.lhs, metrics, labels)
+        _walk(node.rhs, metrics, labels)
+    elif isinstance(node, pp.Call):
+        for arg in node.args:
+            _walk(arg, metrics, labels)
+    elif isinstance(node, pp.UnaryExpr | pp.ParenExpr | pp.SubqueryExpr):
+        _walk(node.expr, metrics, labels)
+
 
 def promql_references(expr: str) -> tuple[set[str], set[str]]:
-    """(metric names, label names) a PromQL expression uses. Small and conservative, not a parser."""
+    """(metric names, label names) a PromQL expression uses, from its parsed AST.
+
+    Label names are those the query matches, groups or joins on; ``ValueError`` if it does not parse."""
+    metrics: set[str] = set()
     labels: set[str] = set()
-    text = _QUOTED.sub('""', expr)
-    for body in _PROM_MATCHERS.findall(text):
-        labels |= {m.group(1) for m in re.finditer(r"(\w+)\s*(?:=~|!~|!=|=)", body)}
-    for body in _PROM_GROUPING.findall(text):
-        labels |= {name.strip() for name in body.split(",") if name.strip()}
-    text = _PROM_GROUPING.sub(" ", _PROM_MATCHERS.sub(" ", text))
-    text = re.sub(r"\[[^\]]*\]", " ", text)
-    metrics = {m for m in _PROM_IDENT.findall(text) if m not in _PROMQL_WORDS}
+    _walk(parse_promql(expr), metrics, labels)
     return metrics, labels
+
+
+def _check_promql(where: str, expr: str, series: Mapping[str, frozenset[str]],
+                  legend: str = "") -> list[str]:
+    try:
+        metrics, labels = promql_references(expr)
+    except ValueError as exc:
+        return [f"{where}: PromQL does not parse ({exc}): {expr!r}"]
+    except RuntimeError as exc:  # promql-parser absent (a runtime-only install): say so, do not guess
+        return [f"{where}: not checked: {exc}"]
+    out = [f"{where}: metric {m!r} is not exported" for m in sorted(metrics - set(series))]
+    if not metrics:
+        out.append(f"{where}: no metric in {expr!r}")
+    carried = frozenset().union(*(series.get(m, frozenset()) for m in metrics))
+    labels |= set(_LEGEND_LABEL.findall(legend))
+    out += [f"{where}: label {lb!r} is on none of {sorted(metrics)}" for lb in sorted(labels - carried)]
+    return out
 
 
 def _prom_problems(board: Mapping[str, Any], series: Mapping[str, frozenset[str]]) -> list[str]:
     out = []
     for title, _uid, target in _targets(board, "prometheus"):
-        metrics, labels = promql_references(target.get("expr", ""))
-        unknown = sorted(metrics - set(series))
-        out += [f"panel {title!r} query {target.get('refId')}: metric {m!r} is not exported" for m in unknown]
-        if not metrics:
-            out.append(f"panel {title!r} query {target.get('refId')}: no metric in {target.get('expr')!r}")
-        carried = frozenset().union(*(series.get(m, frozenset()) for m in metrics))
-        labels |= set(_LEGEND_LABEL.findall(target.get("legendFormat", "")))
-        out += [
-            f"panel {title!r} query {target.get('refId')}: label {lb!r} is on none of {sorted(metrics)}"
-            for lb in sorted(labels - carried)
-        ]
+        out += _check_promql(f"panel {title!r} query {target.get('refId')}", target.get("expr", ""), series,
+                             target.get("legendFormat", ""))
+    for var in board.get("templating", {}).get("list", []):
+        ds = var.get("datasource") or {}
+        if var.get("type") != "query" or ds.get("type") != "prometheus":
+            continue
+        query = var["query"]["query"] if isinstance(var["query"], dict) else var["query"]
+        m = _LABEL_VALUES.match(query)
+        if m is None or not m.group(1):
+            out.append(f"variable {var['name']!r}: expected label_values(METRIC, LABEL), got {query!r}")
+            continue
+        out += _check_promql(f"variable {var['name']!r}", f"{m.group(1)}{{{m.group(2)}!=\"\"}}", series)
+    return out
+
+
+def rule_problems(rules: Mapping[str, Any], series: Mapping[str, frozenset[str]] | None = None) -> list[str]:
+    """A Prometheus alerting-rule file (``groups: [{name, rules: [{alert, expr, for, labels,
+    annotations}]}]``) checked like the dashboards: every expr parses and uses exported metrics/labels."""
+    series = exported_series() if series is None else series
+    out: list[str] = []
+    for group in rules.get("groups") or []:
+        for rule in group.get("rules") or []:
+            where = f"group {group.get('name')!r} rule {rule.get('alert') or rule.get('record')!r}"
+            if not rule.get("alert") or "expr" not in rule:
+                out.append(f"{where}: an alerting rule needs alert and expr (recording rules are not used here)")
+                continue
+            out += _check_promql(where, str(rule["expr"]), series)
+            for key in ("for", "keep_firing_for"):
+                if key in rule and not _DURATION.match(str(rule[key])):
+                    out.append(f"{where}: {key} {rule[key]!r} is not a Prometheus duration such as 5m")
+    return out
+
+
+# --- Infinity over /situation.json -----------------------------------------------------------------
+
+INFINITY_TYPE = "yesoreyeram-infinity-datasource"
+_VARIABLE = re.compile(r"\$(?:\{(\w+)(?::[^}]*)?\}|(\w+))")
+_GRAFANA_GLOBALS = frozenset({"__from", "__to", "__interval", "__rate_interval", "__range", "__value",
+                              "__data", "__field", "__series"})
+
+
+def _resolve(data: Any, path: str) -> tuple[bool, Any]:
+    """Follow a dotted path (``a.b.c``) through nested objects."""
+    for part in path.split("."):
+        if not isinstance(data, dict) or part not in data:
+            return False, None
+        data = data[part]
+    return True, data
+
+
+def _type_ok(value: Any, column_type: str) -> bool:
+    from datetime import datetime
+
+    if column_type == "number":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if column_type == "timestamp":
+        try:
+            return isinstance(value, str) and datetime.fromisoformat(value).tzinfo is not None
+        except ValueError:
+            return False
+    if column_type in ("timestamp_epoch", "timestamp_epoch_s"):
+        return isinstance(value, int | float)
+    return isinstance(value, str)
+
+
+def infinity_problems(board: Mapping[str, Any], responses: Mapping[str, Any],
+                      params: Mapping[str, frozenset[str]]) -> list[str]:
+    """Every Infinity query of ``board`` against real responses: ``responses`` maps a URL path to the
+    JSON it returned, ``params`` the query parameters that endpoint accepts. A root selector or a
+    column selector that is missing, or a value of the wrong type, in any row is a problem."""
+    out = []
+    defined = {v["name"] for v in board.get("templating", {}).get("list", [])}
+    for title, _uid, target in _targets(board, INFINITY_TYPE):
+        where = f"panel {title!r} query {target.get('refId')}"
+        url = target.get("url", "")
+        if url not in responses:
+            out.append(f"{where}: url {url!r} is not one Yujing serves ({', '.join(sorted(responses))})")
+            continue
+        for kv in (target.get("url_options") or {}).get("params", []):
+            if kv["key"] not in params[url]:
+                out.append(f"{where}: {url} takes no parameter {kv['key']!r}")
+            for a, b in _VARIABLE.findall(kv["value"]):
+                if (a or b) not in defined and (a or b) not in _GRAFANA_GLOBALS:
+                    out.append(f"{where}: variable ${a or b} is not defined")
+        found, rows = _resolve(responses[url], target.get("root_selector", ""))
+        if not found:
+            out.append(f"{where}: {url} has no {target.get('root_selector')!r}")
+            continue
+        rows = rows if isinstance(rows, list) else [rows]
+        if not rows:
+            out.append(f"{where}: {url} returned no rows at {target['root_selector']!r}; cannot check the columns")
+        for column in target.get("columns", []):
+            for i, row in enumerate(rows):
+                ok, value = _resolve(row, column["selector"])
+                if not ok:
+                    out.append(f"{where}: row {i} of {target['root_selector']!r} has no {column['selector']!r}")
+                    break
+                if not _type_ok(value, column["type"]):
+                    out.append(f"{where}: {target['root_selector']}[{i}].{column['selector']} = {value!r} "
+                               f"is not a {column['type']}")
+                    break
     return out
 
 

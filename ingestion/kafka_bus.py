@@ -8,12 +8,32 @@
   and read at most ``max_poll_records`` per poll so a batch fits in ``max_poll_interval_ms``; work
   slower than that runs through ``keep_alive`` (partitions paused, the group kept alive).
 - Every kafka-python error leaves here as ``BusError(retryable=...)`` (see ``kafka_errors``).
+
+Stage checkpoints (the alerter's windows) are tied to the offsets they cover, not to the commit:
+
+1. ``commit(messages, checkpoint)`` first appends ``{offsets, state}`` to the one-partition topic
+   ``checkpoints`` (key = group; compaction keeps the newest per group) and waits for the ack;
+   ``offsets`` is the next offset per partition that the state has seen (the commit's offsets
+   merged over the previous checkpoint's);
+2. it then commits those offsets to the group as usual.
+
+``checkpoint()`` returns the state of the group's newest record and remembers its offsets; when
+the group assigns those partitions, the consumer seeks to them. So restored state and read position
+always match, whatever happened between 1 and 2: a crash after 1 resumes after the records the
+state already holds (their downstream writes were done before the checkpoint), a crash before 1
+resumes at the previous checkpoint and reprocesses from its state. The offsets live in the record
+(not in the commit metadata) because brokers may drop commit metadata (tansu 0.6 does) and limit
+its size. State is per group, as on the embedded bus: run a stateful stage (the alerter) as one
+member per group; a restart or a rebalance to a new member restores the same group state.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -37,6 +57,7 @@ from yujing.ingestion.kafka_settings import (
 )
 
 log = logging.getLogger(__name__)
+CHECKPOINTS = "checkpoints"  # logical topic of stage states, one partition, keyed by group
 T = TypeVar("T")
 TOPIC_EXISTS = 36  # Kafka error code TOPIC_ALREADY_EXISTS
 Partitions = list[tuple[str, int]]  # (logical topic, partition)
@@ -129,17 +150,72 @@ class KafkaBus:
 
     def produce(self, topic: str, records: Sequence[OutRecord]) -> None:
         """Append ``records`` to ``topic``; returns once all are acknowledged by the in-sync replicas."""
-        if not records:
+        self._produce(topic, records)
+
+    def save_checkpoint(self, group: str, state: bytes) -> int:
+        """Append ``group``'s checkpoint record; returns its offset once acknowledged."""
+        self._ensure_checkpoint_topic()
+        return self._produce(CHECKPOINTS, [OutRecord(value=state, key=group.encode())])[0]
+
+    def load_checkpoint(self, group: str) -> bytes | None:
+        """The newest state record ``group`` saved on the checkpoint topic, or None."""
+        self._ensure_checkpoint_topic()
+        tp = TopicPartition(self.settings.topic(CHECKPOINTS), 0)
+        key = group.encode()
+        newest: bytes | None = None
+        with self.translated(f"read checkpoints of {group!r} from {tp.topic}"):
+            reader = kafka.KafkaConsumer(**consumer_kwargs(self.servers, self.settings, None))
+            try:
+                reader.assign([tp])
+                reader.seek_to_beginning(tp)
+                end = reader.end_offsets([tp])[tp]
+                deadline = time.monotonic() + self.settings.request_timeout_ms / 1000
+                while reader.position(tp) < end:
+                    if time.monotonic() > deadline:
+                        raise BusError(f"timed out reading {tp.topic} on {self.url}", retryable=True)
+                    for record in reader.poll(timeout_ms=200).get(tp, []):
+                        if record.key == key:
+                            newest = bytes(record.value)
+            finally:
+                reader.close(autocommit=False)
+        return newest
+
+    def _ensure_checkpoint_topic(self) -> None:
+        physical = self.settings.topic(CHECKPOINTS)
+        if physical in self._known:
             return
-        self.ensure_topics([topic])
+        with self.translated(f"create topic {physical}"):
+            admin = kafka.KafkaAdminClient(**client_kwargs(self.servers, self.settings))
+            try:
+                if physical not in set(admin.list_topics()):
+                    spec = {
+                        "num_partitions": 1,
+                        "replication_factor": self.settings.replication_factor,
+                        "configs": {"cleanup.policy": "compact"},
+                    }
+                    if not self.settings.create_topics:
+                        raise BusError(
+                            f"Kafka topic {physical} does not exist on {self.url}; create it (1 partition, "
+                            "cleanup.policy=compact) or set YUJING_KAFKA_CREATE_TOPICS=true",
+                            retryable=False,
+                        )
+                    admin.create_topics({physical: spec}, raise_errors=False)
+            finally:
+                admin.close()
+        self._known.add(physical)
+
+    def _produce(self, topic: str, records: Sequence[OutRecord]) -> list[int]:
+        if not records:
+            return []
+        if topic != CHECKPOINTS:
+            self.ensure_topics([topic])
         physical = self.settings.topic(topic)
         producer = self._producer_()
         timeout = self.settings.delivery_timeout_ms / 1000
         with self.translated(f"produce to {physical}"):
             futures = [producer.send(physical, value=r.value, key=r.key) for r in records]
             producer.flush(timeout=timeout)
-            for future in futures:
-                future.get(timeout=timeout)
+            return [int(future.get(timeout=timeout).offset) for future in futures]
 
     # -- consuming ------------------------------------------------------------------------------
 
@@ -159,7 +235,10 @@ class KafkaBus:
             client = kafka.KafkaConsumer(**consumer_kwargs(self.servers, self.settings, group))
             listener = _Listener(self.settings, on_assign, on_revoke)
             client.subscribe(physical, listener=listener)
-        return KafkaConsumer(client, self.settings, self.context(f"consume {', '.join(physical)} as {group!r}"))
+        ctx = self.context(f"consume {', '.join(physical)} as {group!r}")
+        consumer = KafkaConsumer(client, self.settings, ctx, bus=self, group=group, topics=tuple(topics))
+        listener.seek_hook = consumer._assigned
+        return consumer
 
     def close(self) -> None:
         with self._lock:
@@ -172,7 +251,21 @@ class KafkaBus:
 class KafkaConsumer:
     """The ``Consumer`` contract over one kafka-python consumer (one thread uses it)."""
 
-    def __init__(self, client: kafka.KafkaConsumer, settings: KafkaSettings, ctx: Context) -> None:
+    def __init__(
+        self,
+        client: kafka.KafkaConsumer,
+        settings: KafkaSettings,
+        ctx: Context,
+        *,
+        bus: KafkaBus | None = None,
+        group: str = "",
+        topics: tuple[str, ...] = (),
+    ) -> None:
+        self._bus = bus
+        self._covered: dict[tuple[str, int], int] = {}  # offsets the saved state has seen
+        self._resume_at: dict[tuple[str, int], int] = {}  # restored checkpoint, until assigned
+        self._group = group
+        self._topics = topics
         self._client = client
         self._settings = settings
         self._ctx = ctx
@@ -203,14 +296,10 @@ class KafkaConsumer:
         Partitions taken away by a rebalance are skipped: their new owner reads them again from the
         last commit (at-least-once), and downstream writes are idempotent.
         """
-        if checkpoint is not None:
-            raise BusError(
-                f"{self._ctx.action}: stage checkpoints are not stored on Kafka yet; run stateful stages "
-                "(the alerter) on the embedded bus",
-                retryable=False,
-            )
         offsets = _next_offsets(messages, self._settings)
         owned = self._client.assignment()
+        if checkpoint is not None:
+            self._save(offsets, checkpoint)
         mine = {tp: OffsetAndMetadata(off, "", -1) for tp, off in offsets.items() if tp in owned}
         if len(mine) < len(offsets):
             log.info("not committing %d partition(s) revoked by a rebalance", len(offsets) - len(mine))
@@ -218,8 +307,44 @@ class KafkaConsumer:
             with translating(self._ctx):
                 self._client.commit(mine)
 
+    def _save(self, offsets: dict[TopicPartition, int], state: bytes) -> None:
+        if self._bus is None:
+            raise BusError(f"{self._ctx.action}: this consumer cannot store checkpoints", retryable=False)
+        for tp, off in offsets.items():
+            self._covered[(self._settings.logical(tp.topic), tp.partition)] = off
+        record = {
+            "offsets": [[t, p, o] for (t, p), o in sorted(self._covered.items())],
+            "state": base64.b64encode(state).decode("ascii"),
+        }
+        self._bus.save_checkpoint(self._group, json.dumps(record).encode())
+
     def checkpoint(self) -> bytes | None:
-        return None
+        """The group's newest saved state; its partitions are read from the offsets it covers."""
+        if self._bus is None:
+            return None
+        raw = self._bus.load_checkpoint(self._group)
+        if raw is None:
+            return None
+        try:
+            record = json.loads(raw)
+            covered = {(str(t), int(p)): int(o) for t, p, o in record["offsets"]}
+            state = base64.b64decode(record["state"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise BusError(
+                f"{self._ctx.action}: checkpoint of group {self._group!r} on "
+                f"{self._settings.topic(CHECKPOINTS)} is not valid ({exc}); delete it to start the stage afresh",
+                retryable=False,
+            ) from exc
+        self._covered = dict(covered)
+        self._resume_at = dict(covered)
+        return state
+
+    def _assigned(self, partitions: Partitions) -> None:
+        """Seek newly assigned partitions to the offsets the restored checkpoint covers."""
+        for topic, partition in partitions:
+            offset = self._resume_at.pop((topic, partition), None)
+            if offset is not None:
+                self.seek(topic, partition, offset)
 
     def lag(self) -> int:
         """Records not yet committed in the partitions assigned to this member."""
@@ -301,6 +426,7 @@ class _Listener(kafka.ConsumerRebalanceListener):  # type: ignore[misc]
         self._settings = settings
         self._on_assign = on_assign
         self._on_revoke = on_revoke
+        self.seek_hook: PartitionsCallback | None = None
 
     def _logical(self, tps: Iterable[TopicPartition]) -> Partitions:
         return sorted((self._settings.logical(tp.topic), tp.partition) for tp in tps)
@@ -310,6 +436,8 @@ class _Listener(kafka.ConsumerRebalanceListener):  # type: ignore[misc]
             self._on_revoke(self._logical(revoked))
 
     def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        if self.seek_hook is not None:
+            self.seek_hook(self._logical(assigned))
         if self._on_assign is not None:
             self._on_assign(self._logical(assigned))
 

@@ -175,7 +175,7 @@ def producer_kwargs(servers: tuple[str, ...], settings: KafkaSettings) -> dict[s
     }
 
 
-def consumer_kwargs(servers: tuple[str, ...], settings: KafkaSettings, group: str) -> dict[str, Any]:
+def consumer_kwargs(servers: tuple[str, ...], settings: KafkaSettings, group: str | None) -> dict[str, Any]:
     """Manual commits only, from the earliest offset for a new group, bounded batches."""
     return {
         **client_kwargs(servers, settings),

@@ -36,7 +36,13 @@ def render(spec: ModelSpec, thresholds: Mapping[Signal, float], report: Mapping[
         "  4-bit weights, vocabulary pruned to Chinese/ASCII/punctuation/emoji pieces, rebuilt at first use.",
         f"- Layers kept: {spec.depth}; fine-tuned: layers {spec.train_from}..{spec.depth - 1} + mean-pool linear head "
         "(shipped as fp16 in `finetuned.safetensors`); the rest is frozen.",
-        f"- Input: `query: ` + text, truncated to {spec.max_length} tokens.",
+        f"- Input: `query: ` + text, truncated to {spec.max_length} tokens"
+        + (
+            f"; texts longer than {spec.window_chars} characters are scored as up to {spec.max_windows} overlapping "
+            "windows, each signal taking its highest window."
+            if spec.window_chars > 0
+            else "."
+        ),
         f"- Temperatures (dev-fitted): {dict(zip([s.value for s in SIGNALS], spec.temperatures, strict=True))}",
         f"- Thresholds (dev-tuned F1): { {s.value: round(thresholds[s], 3) for s in SIGNALS} }",
         "",
@@ -59,7 +65,7 @@ def render(spec: ModelSpec, thresholds: Mapping[Signal, float], report: Mapping[
     lines += [
         "## Limits",
         "",
-        "- Trained on synthetic, team-written texts (see the dataset card); platform names are fictional.",
+        "- Trained mostly on synthetic, team-written texts (see the dataset card); platform names are fictional.",
         "- Texts in scripts outside the kept vocabulary (e.g. Cyrillic, Korean) tokenise to `<unk>`.",
         "- Scores are evidence for analysts, not verdicts about people; alerts aggregate per platform.",
         "",
@@ -83,7 +89,30 @@ def _data_section(report: Mapping[str, Any]) -> list[str]:
         lines.append(
             f"| {split} | {d['n']} | {pos['rumour']} | {pos['panic']} | {pos['gathering']} | {d['none']} | {digest} |"
         )
-    return [*lines, "", "Source: `models/data/` (synthetic, written for Yujing; see `models/data/DATASET.md`).", ""]
+    lines += [
+        "",
+        "Source: `models/data/` (synthetic, written for Yujing; see `models/data/DATASET_CARD.md`).",
+        "",
+    ]
+    extra = report.get("extra") or []
+    if extra:
+        lines += [
+            "Also trained on (texts read at training time from the shared data folder, research-use terms; never",
+            "copied into the repository):",
+            "",
+            "| added to | name | texts | rumour | panic | gathering | none | source |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for x in extra:
+            pos = x["positives"]
+            lines.append(
+                f"| {x['added_to']} | {x['name']} | {x['n']} | {pos['rumour']} | {pos['panic']} | "
+                f"{pos['gathering']} | {x['none']} | {x['source']} |"
+            )
+        lines.append("")
+    else:
+        lines += ["No other training data.", ""]
+    return lines
 
 
 def write_card(out_dir: Path, spec: ModelSpec, thresholds: Mapping[Signal, float], report: Mapping[str, Any]) -> None:

@@ -34,6 +34,26 @@ def _add_train(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--name", default=d.name, help="model name (default: %(default)s)")
     p.add_argument("--out", type=Path, help="output folder (default: <cache>/models/NAME)")
     p.add_argument("--real", type=Path, help="shared data folder: also report F1 on the annotated real texts")
+    p.add_argument(
+        "--extra-real",
+        type=Path,
+        metavar="DATA_DIR",
+        help="shared data folder: add the annotated real train split (models/data/real_labels.jsonl) to train, "
+        "holding out --real-dev of it (by group) for dev",
+    )
+    p.add_argument(
+        "--real-dev",
+        type=float,
+        default=0.3,
+        help="share of the --extra-real texts added to dev instead of train (default: %(default)s)",
+    )
+    p.add_argument(
+        "--extra-ced",
+        type=Path,
+        metavar="DATA_DIR",
+        help="shared data folder: add CED Weibo posts (rumour labels; chronological train part, no real-eval ids)",
+    )
+    p.add_argument("--ced-max", type=int, default=1200, help="at most this many CED posts (default: %(default)s)")
     for flag, value, text in (
         ("--epochs", d.epochs, "maximum epochs"),
         ("--patience", d.patience, "early-stopping patience"),
@@ -41,7 +61,8 @@ def _add_train(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         ("--train-from", d.train_from, "first fine-tuned layer"),
         ("--batch-size", d.batch_size, "batch size"),
         ("--seed", d.seed, "random seed"),
-        ("--max-length", d.max_length, "max tokens per text"),
+        ("--max-length", d.max_length, "max tokens per text (or window)"),
+        ("--window-chars", d.window_chars, "score longer texts as overlapping windows of this many chars (0: off)"),
     ):
         p.add_argument(flag, type=int, default=value, help=f"{text} (default: %(default)s)")
     p.add_argument("--lr", type=float, default=d.lr, help="encoder learning rate (default: %(default)s)")
@@ -83,11 +104,51 @@ def load_real(shared_dir: Path) -> list[Any]:
     ]
 
 
+def load_real_train(shared_dir: Path) -> list[Any]:
+    """The annotated real train split (ids + labels in the repo, texts read from ``shared_dir``)."""
+    from yujing.models.datagen.real import load_real_train as load
+
+    return load(shared_dir)
+
+
+def extra_examples(args: argparse.Namespace) -> tuple[list[Any], list[Any], list[dict[str, Any]]]:
+    """(extra train, extra dev, their description for the model card) from --extra-real / --extra-ced."""
+    from yujing.models.dataset import describe, hold_out, sample
+
+    train: list[Any] = []
+    dev: list[Any] = []
+    sources: list[dict[str, Any]] = []
+    if args.extra_real:
+        real_train, real_dev = hold_out(load_real_train(args.extra_real), args.real_dev)
+        train += real_train
+        dev += real_dev
+        what = "annotated real texts: train split of models/data/real_labels.jsonl (texts from the shared data folder)"
+        for split, part in (("train", real_train), ("dev", real_dev)):
+            sources.append({"name": "real_labels:train", "added_to": split, "source": what, **describe(part)})
+    if args.extra_ced:
+        from yujing.models.datagen.real import load_ced
+
+        taken = {e.id for e in train + dev}
+        ced = sample([e for e in load_ced(args.extra_ced).train if e.id not in taken], args.ced_max, args.seed)
+        train += ced
+        sources.append(
+            {
+                "name": "ced:train",
+                "added_to": "train",
+                "source": "CED Weibo source posts (weibo_rumours_ced/ced_source_posts.jsonl), chronological train "
+                "part, real-eval ids excluded; rumour label from CED, panic/gathering set to 0",
+                **describe(ced),
+            }
+        )
+    return train, dev, sources
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from yujing.models.train import TrainConfig, train
     from yujing.models.zoo import trained_dir
 
     real = load_real(args.real) if args.real else []
+    extra_train, extra_dev, sources = extra_examples(args)
     cfg = TrainConfig(
         args.data,
         args.out or trained_dir() / args.name,
@@ -101,10 +162,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         head_lr=args.head_lr,
         seed=args.seed,
         max_length=args.max_length,
+        window_chars=args.window_chars,
         device=args.device,
         max_minutes=args.max_minutes,
     )
-    result = train(cfg, real, say=_say)
+    result = train(cfg, real, say=_say, extra_train=extra_train, extra_dev=extra_dev, extra_sources=sources)
     if args.json:
         print(json.dumps(result.report, ensure_ascii=False, indent=1))
     else:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+import random
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,3 +90,25 @@ def describe(examples: Iterable[Example]) -> dict[str, Any]:
 
 def file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def hold_out(examples: Sequence[Example], fraction: float) -> tuple[list[Example], list[Example]]:
+    """(kept, held out): whole groups (``group``, else ``id``) held out by a stable hash, about ``fraction``."""
+    if not 0.0 <= fraction < 1.0:
+        raise ValueError(f"fraction must be in [0, 1), got {fraction}")
+
+    def bucket(e: Example) -> float:
+        digest = hashlib.sha256((e.group or e.id).encode("utf-8")).digest()
+        return int.from_bytes(digest[:8], "big") / 2**64
+
+    kept = [e for e in examples if bucket(e) >= fraction]
+    held = [e for e in examples if bucket(e) < fraction]
+    return kept, held
+
+
+def sample(examples: Sequence[Example], k: int, seed: int) -> list[Example]:
+    """At most ``k`` examples, a seeded random sample in the original order."""
+    if len(examples) <= k:
+        return list(examples)
+    chosen = sorted(random.Random(seed).sample(range(len(examples)), k))
+    return [examples[i] for i in chosen]

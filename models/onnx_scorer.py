@@ -31,6 +31,7 @@ from yujing.models.transformer import (
     encode_batch,
     load_model,
     load_tokenizer,
+    max_by_owner,
     read_spec,
 )
 from yujing.records import Scores, Signal
@@ -152,14 +153,15 @@ class OnnxScorer:
         return cls(session(path, threads), spec, thresholds, tokenizer)
 
     def logits(self, texts: Sequence[str]) -> list[list[float]]:
-        out: list[list[float]] = [[] for _ in texts]
-        for batch in length_buckets([len(t) for t in texts], self.batch_size):
-            enc = encode_batch(self.tokenizer, [texts[i] for i in batch], self.spec.max_length)
+        pieces, owners = self.spec.windows(texts)
+        out: list[list[float]] = [[] for _ in pieces]
+        for batch in length_buckets([len(t) for t in pieces], self.batch_size):
+            enc = encode_batch(self.tokenizer, [pieces[i] for i in batch], self.spec.max_length)
             feeds = {k: v.numpy().astype(np.int64) for k, v in enc.items()}
             (result,) = self.sess.run(["logits"], feeds)
             for i, row in zip(batch, result.tolist(), strict=True):
                 out[i] = row
-        return out
+        return max_by_owner(out, owners, len(texts))
 
     def score(self, texts: Sequence[str]) -> list[Scores]:
         return [calibrated(row, self.spec.temperatures) for row in self.logits(texts)]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ from yujing.models.transformer import (
     build_classifier,
     encode_batch,
     load_tokenizer,
+    max_by_owner,
     save_model,
     trainable_names,
 )
@@ -53,7 +54,9 @@ class TrainConfig:
     weight_decay: float = 0.01
     warmup: float = 0.1
     seed: int = 13
-    max_length: int = 128
+    max_length: int = 256
+    window_chars: int = 300  # longer texts are scored as overlapping windows, max per signal (0: truncate)
+    max_windows: int = 8
     device: str = "cpu"
     max_minutes: float | None = None
     cache_dir: Path | None = None
@@ -227,10 +230,25 @@ def restore(model: MeanPoolClassifier, state: dict[str, torch.Tensor]) -> None:
             params[n].copy_(v)
 
 
-def train(cfg: TrainConfig, real_eval: Sequence[Example] = (), say: Callable[[str], None] = print) -> TrainResult:
+def train(
+    cfg: TrainConfig,
+    real_eval: Sequence[Example] = (),
+    say: Callable[[str], None] = print,
+    extra_train: Sequence[Example] = (),
+    extra_dev: Sequence[Example] = (),
+    extra_sources: Sequence[Mapping[str, Any]] = (),
+) -> TrainResult:
+    """``extra_train``/``extra_dev`` (e.g. annotated real texts) are appended to train/dev only (never test);
+    ``extra_sources`` describes them for the model card (name, split, where from)."""
     started = time.monotonic()
     seed_everything(cfg.seed)
     splits = read_splits(cfg.data_dir)
+    files = {s: file_digest(cfg.data_dir / f"{s}.jsonl") for s in splits}
+    synthetic = {s: describe(ex) for s, ex in splits.items()}
+    for split, extra in (("train", extra_train), ("dev", extra_dev)):
+        if extra:
+            splits[split] = [*splits[split], *extra]
+            say(f"adding {len(extra)} extra examples (e.g. annotated real texts) to {split}")
     encoder_dir = ensure_encoder(cfg.cache_dir, say)
     model = build_classifier(encoder_dir, cfg.depth, seed=cfg.seed).to(cfg.device)
     tokenizer = load_tokenizer(encoder_dir)
@@ -246,15 +264,23 @@ def train(cfg: TrainConfig, real_eval: Sequence[Example] = (), say: Callable[[st
     temps = calibration.fit_temperatures(dev_logits, gold["dev"])
     thresholds = calibration.tune_thresholds(calibration.apply(dev_logits, temps), gold["dev"])
     spec = ModelSpec(
-        cfg.name, cfg.version, depth=cfg.depth, train_from=cfg.train_from, max_length=cfg.max_length, temperatures=temps
+        cfg.name,
+        cfg.version,
+        depth=cfg.depth,
+        train_from=cfg.train_from,
+        max_length=cfg.max_length,
+        temperatures=temps,
+        window_chars=cfg.window_chars,
+        max_windows=cfg.max_windows,
     )
-    report = evaluate_splits(model, tokenizer, feats, gold, spec, thresholds, real_eval, cfg)
+    report = evaluate_splits(model, tokenizer, feats, splits, spec, thresholds, real_eval, cfg)
     report.update(
         recipe=recipe(cfg),
         history=history,
         train_seconds=round(time.monotonic() - started, 1),
-        data={s: describe(ex) for s, ex in splits.items()},
-        data_files={s: file_digest(cfg.data_dir / f"{s}.jsonl") for s in splits},
+        data=synthetic,
+        data_files=files,
+        extra=[dict(x) for x in extra_sources],
     )
     save_model(model.cpu(), spec, thresholds, cfg.out_dir)
     from yujing.models.card import write_card
@@ -298,24 +324,39 @@ def fit(
     return history, best
 
 
+def windowed_logits(
+    model: MeanPoolClassifier, tokenizer: Any, texts: Sequence[str], spec: ModelSpec, cfg: TrainConfig, desc: str
+) -> list[list[float]]:
+    """Logits as the scorers compute them: overlapping windows for long texts, max per signal."""
+    pieces, owners = spec.windows(texts)
+    feats = cache_hidden(model, tokenizer, pieces, cfg, desc)
+    return max_by_owner(predict_logits(model, feats, cfg.train_from), owners, len(texts))
+
+
 def evaluate_splits(
     model: MeanPoolClassifier,
     tokenizer: Any,
     feats: dict[str, list[torch.Tensor]],
-    gold: dict[str, list[list[int]]],
+    splits: dict[str, list[Example]],
     spec: ModelSpec,
     thresholds: dict[Signal, float],
     real_eval: Sequence[Example],
     cfg: TrainConfig,
 ) -> dict[str, Any]:
+    """Dev from the cached features; test and real texts scored the way the shipped scorers do (windows)."""
     report: dict[str, Any] = {}
-    for split in ("dev", "test"):
-        probs = calibration.apply(predict_logits(model, feats[split], cfg.train_from), spec.temperatures)
-        report[split] = metrics.summary(probs, gold[split], thresholds)
-    if real_eval:
-        real_feats = cache_hidden(model, tokenizer, [e.text for e in real_eval], cfg, "encoding real_eval")
-        probs = calibration.apply(predict_logits(model, real_feats, cfg.train_from), spec.temperatures)
-        report["real_eval"] = metrics.summary(probs, [list(e.labels) for e in real_eval], thresholds)
+    dev_probs = calibration.apply(predict_logits(model, feats["dev"], cfg.train_from), spec.temperatures)
+    report["dev"] = metrics.summary(dev_probs, [list(e.labels) for e in splits["dev"]], thresholds)
+    for name, examples in (("test", splits["test"]), ("real_eval", real_eval)):
+        if not examples:
+            continue
+        texts = [e.text for e in examples]
+        if all(len(t) <= spec.window_chars for t in texts) and name == "test":
+            logits = predict_logits(model, feats["test"], cfg.train_from)
+        else:
+            logits = windowed_logits(model, tokenizer, texts, spec, cfg, f"encoding {name}")
+        probs = calibration.apply(logits, spec.temperatures)
+        report[name] = metrics.summary(probs, [list(e.labels) for e in examples], thresholds)
     return report
 
 

@@ -46,6 +46,20 @@ class ModelSpec:
     max_length: int = 128
     temperatures: tuple[float, float, float] = (1.0, 1.0, 1.0)
     labels: tuple[str, ...] = tuple(s.value for s in SIGNALS)
+    window_chars: int = 0  # > 0: score overlapping windows of this many characters, max per signal
+    max_windows: int = 8
+
+    def windows(self, texts: Sequence[str]) -> tuple[list[str], list[int]]:
+        """(pieces to encode, owner text index of each piece); one piece per text without windowing."""
+        if self.window_chars <= 0:
+            return list(texts), list(range(len(texts)))
+        pieces: list[str] = []
+        owners: list[int] = []
+        for i, t in enumerate(texts):
+            ws = text_windows(t, self.window_chars, self.max_windows)
+            pieces += ws
+            owners += [i] * len(ws)
+        return pieces, owners
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, ensure_ascii=False) + "\n"
@@ -64,7 +78,36 @@ class ModelSpec:
             max_length=int(d.get("max_length", 128)),
             temperatures=(temps[0], temps[1], temps[2]),
             labels=tuple(str(x) for x in d.get("labels", [s.value for s in SIGNALS])),
+            window_chars=int(d.get("window_chars", 0)),
+            max_windows=int(d.get("max_windows", 8)),
         )
+
+
+def text_windows(text: str, size: int, limit: int) -> list[str]:
+    """Overlapping character windows that cover ``text`` (itself when it fits), at most ``limit``.
+
+    Windows overlap by a sixth of ``size`` so a sentence cut by one window is whole in the next; with more
+    windows than ``limit`` the starts are spread evenly over the text (first and last kept).
+    """
+    if size <= 0 or limit < 1:
+        raise ValueError(f"window size and limit must be positive, got {size}, {limit}")
+    if len(text) <= size:
+        return [text]
+    stride = max(1, size - size // 6)
+    last = len(text) - size
+    starts = [*range(0, last, stride), last]
+    if len(starts) > limit:
+        spread = len(starts) - 1
+        starts = [starts[0]] if limit == 1 else [starts[round(k * spread / (limit - 1))] for k in range(limit)]
+    return [text[a : a + size] for a in starts]
+
+
+def max_by_owner(rows: Sequence[Sequence[float]], owners: Sequence[int], n: int) -> list[list[float]]:
+    """Per text, the element-wise maximum of its pieces' logits (a signal anywhere counts)."""
+    out: list[list[float]] = [[] for _ in range(n)]
+    for row, i in zip(rows, owners, strict=True):
+        out[i] = list(row) if not out[i] else [max(a, b) for a, b in zip(out[i], row, strict=True)]
+    return out
 
 
 class MeanPoolClassifier(nn.Module):
@@ -240,14 +283,14 @@ class TransformerScorer:
         return cls(model, spec, thresholds, tokenizer)
 
     def logits(self, texts: Sequence[str]) -> list[list[float]]:
-        out: list[list[float]] = [[] for _ in texts]
-        lengths = [len(t) for t in texts]
+        pieces, owners = self.spec.windows(texts)
+        out: list[list[float]] = [[] for _ in pieces]
         with torch.inference_mode():
-            for batch in length_buckets(lengths, self.batch_size):
-                enc = encode_batch(self.tokenizer, [texts[i] for i in batch], self.spec.max_length)
+            for batch in length_buckets([len(t) for t in pieces], self.batch_size):
+                enc = encode_batch(self.tokenizer, [pieces[i] for i in batch], self.spec.max_length)
                 for i, row in zip(batch, self.model(**enc).tolist(), strict=True):
                     out[i] = row
-        return out
+        return max_by_owner(out, owners, len(texts))
 
     def score(self, texts: Sequence[str]) -> list[Scores]:
         return [calibrated(row, self.spec.temperatures) for row in self.logits(texts)]

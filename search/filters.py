@@ -36,14 +36,30 @@ def check(query: SearchQuery) -> Node | None:
         raise InputError("bad_size", f"{query.size}; use 0..{MAX_SIZE} and search_after for deeper pages")
     if not 0.0 <= query.min_score <= 1.0:
         raise InputError("bad_min_score", f"{query.min_score}; use a number in [0, 1]")
-    for ts in (query.since, query.until):
-        if ts is not None and ts.tzinfo is None:
-            raise InputError("bad_time", f"{ts.isoformat()} has no UTC offset; add one, e.g. +08:00")
+    check_window(query.since, query.until)
     if query.histogram:
         interval_ms(query.histogram)
     if query.search_after is not None and len(query.search_after) != len(sort_fields(query)):
         raise InputError("bad_search_after", f"expected {len(sort_fields(query))} values (the last hit's sort)")
     return parse(query.text) if query.text.strip() else None
+
+
+def check_window(since: datetime | None, until: datetime | None) -> None:
+    """Time bounds are instants: each needs a UTC offset (a naive one would be read in the host's
+    zone, silently hours off), and ``since`` may not be after ``until``. Both stores compare epoch
+    milliseconds, so bounds in any offset select the same events."""
+    for ts in (since, until):
+        if ts is not None and ts.tzinfo is None:
+            raise InputError("bad_time", f"{ts.isoformat()} has no UTC offset; add one, e.g. +08:00")
+    if since is not None and until is not None and since > until:
+        raise InputError("bad_time", f"since {since.isoformat()} is after until {until.isoformat()}")
+
+
+def check_alerts(query: AlertQuery) -> None:
+    """Validate a warning query (the same time rules as a post search)."""
+    check_window(query.since, query.until)
+    if query.size < 0:
+        raise InputError("bad_size", f"{query.size}; use 0 or more")
 
 
 def sort_fields(query: SearchQuery) -> list[tuple[str, bool]]:

@@ -19,7 +19,7 @@ from yujing.records import Alert, ScoredPost
 from yujing.registry import Registry
 from yujing.search import docs
 from yujing.search.dsl import alert_body, search_body, search_result
-from yujing.search.filters import AlertQuery, check
+from yujing.search.filters import AlertQuery, check, check_alerts
 from yujing.search.mapping import ALERTS_ALIAS, POSTS_ALIAS, TEMPLATE_PREFIX, alert_template, index_for, post_template
 from yujing.search.open import ServerOptions
 from yujing.search.query import parse
@@ -175,6 +175,7 @@ class ServerStore:
         return docs.alert_from_doc(hits[0]["_source"]) if hits else None
 
     def search_alerts(self, query: AlertQuery) -> list[Alert]:
+        check_alerts(query)
         node = parse(query.text) if query.text.strip() else None
         response = self._read(f"/{ALERTS_ALIAS}/_search", alert_body(query, node))
         return [docs.alert_from_doc(h["_source"]) for h in (response["hits"]["hits"] if response else [])]

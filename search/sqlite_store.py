@@ -20,7 +20,7 @@ from yujing.errors import StoreError
 from yujing.records import Alert, ScoredPost
 from yujing.registry import Registry
 from yujing.search import docs
-from yujing.search.filters import AlertQuery, check, interval_ms, sort_fields, sort_values
+from yujing.search.filters import AlertQuery, check, check_alerts, interval_ms, sort_fields, sort_values
 from yujing.search.highlight import highlight
 from yujing.search.mapping import FACET_FIELDS
 from yujing.search.query import compile_fts5, is_negative, terms
@@ -258,6 +258,7 @@ class SqliteStore:
         return docs.alert_from_doc(json.loads(rows[0][0])) if rows else None
 
     def search_alerts(self, query: AlertQuery) -> list[Alert]:
+        check_alerts(query)
         where = _Where()
         if query.platforms:
             where.add(f"platform IN {_in(query.platforms)}", *query.platforms)

@@ -118,3 +118,22 @@ def _count(path: Path) -> int:
         return store.count_posts()
     finally:
         store.close()
+
+
+def test_run_delivers_warnings_through_the_outbox_and_records_history(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sqlite3
+
+    from yujing.alerting.store import AlertStore
+
+    assert main(["ingest", str(DEMO / "stream.jsonl")]) == 0
+    assert main(["run", "--until-idle", "--model", "lexicon", "--registry", str(DEMO / "registry.yaml"), "--json"]) == 0
+    printed = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert any(a["platform"] == "鑫盛贷" and a["level"] == "red" for a in printed)
+    data_dir = Path(os.environ["YUJING_DATA_DIR"])
+    with sqlite3.connect(data_dir / "outbox.db") as db:
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        counts = {t: db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in tables}
+    assert sum(counts.values()) >= len(printed) > 0, counts
+    assert AlertStore(data_dir / "alerts.db").history(platform="鑫盛贷")

@@ -32,6 +32,7 @@ from yujing.search.store import Store
 from yujing.settings import Settings
 
 if TYPE_CHECKING:
+    from yujing.alerting.outbox import DeliveryWorker
     from yujing.alerting.service import Alerting
 
 
@@ -61,10 +62,54 @@ def load_scorer(name: str | None) -> Scorer:
     return _load(name)
 
 
-def build_alerting(settings: Settings, registry: Registry, rules: Path | None = None) -> Alerting:
+def build_alerting(settings: Settings, registry: Registry, rules: Path | None = None, *,
+                   history: bool = False) -> Alerting:
+    """The alerting engine; ``history``: record warnings and acks in ``<data_dir>/alerts.db`` (the live service)."""
+    from yujing.alerting.receivers import load_receivers
     from yujing.alerting.service import build_alerting as _build
+    from yujing.alerting.store import AlertStore
 
-    return _build(registry, rules_path=rules or settings.rules, routes_path=settings.routes)
+    store = AlertStore(settings.data_dir / "alerts.db") if history else None
+    ack = (load_receivers(settings.receivers).ack_url, settings.key) if history else ("", b"")  # signed links
+    return _build(registry, rules_path=rules or settings.rules, routes_path=settings.routes, store=store,
+                  ack_url=ack[0], ack_secret=ack[1])
+
+
+@dataclass
+class Delivery:
+    """The live service's notification path: warnings → durable outbox → channels (a background worker)."""
+
+    sink: Callable[[Sequence[Alert]], None]
+    worker: DeliveryWorker
+
+    def close(self) -> None:
+        self.worker.stop()
+        self.worker.step()  # one last try for what is due; the rest stays in the outbox for the next start
+
+
+def live_delivery(settings: Settings, echo: Callable[[Sequence[Alert]], None] | None = None) -> Delivery:
+    """Warnings are fanned out to each routed agency's current contact into ``<data_dir>/outbox.db``;
+    the worker delivers with retries, and a restart resends what was not confirmed."""
+    from yujing.alerting.outbox import DeliveryWorker, Outbox
+    from yujing.alerting.receivers import fan_out, load_receivers
+    from yujing.clock import SystemClock
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    receivers = load_receivers(settings.receivers)
+    outbox = Outbox(settings.data_dir / "outbox.db")
+    clock = SystemClock()
+    worker = DeliveryWorker(outbox, receivers.channels, clock,
+                            on_error=lambda idem, err: print(f"yujing: delivery of {idem} failed, will retry: {err}",
+                                                             file=sys.stderr))
+
+    def sink(alerts: Sequence[Alert]) -> None:
+        for alert in alerts:
+            fan_out(alert, receivers, outbox, clock.now())
+        if echo is not None:
+            echo(alerts)
+
+    worker.start()
+    return Delivery(sink, worker)
 
 
 @dataclass
@@ -115,6 +160,7 @@ class Wiring:
     scorer: Scorer | None
     sink: Callable[[Sequence[Alert]], None]
     rules: Path | None = None
+    history: bool = False  # record warnings and acks in <data_dir>/alerts.db (the live service)
 
     def stages(self, role: str) -> list[Stage]:
         stages: list[Stage] = []
@@ -125,7 +171,8 @@ class Wiring:
             assert self.store is not None
             stages.append(IndexStage(self.bus, self.store))
         if role in ("alerter", "all"):
-            stages.append(AlertStage(self.bus, build_alerting(self.settings, self.registry, self.rules)))
+            stages.append(AlertStage(self.bus, build_alerting(self.settings, self.registry, self.rules,
+                                                                 history=self.history)))
             stages.append(NotifyStage(self.bus, self.sink))
         if not stages:
             raise ConfigError("--role", "role", f"unknown role {role!r}; use scorer, indexer, alerter or all")

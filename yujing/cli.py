@@ -27,7 +27,6 @@ PACKAGE_CLIS = (
     "yujing.models.cli",
     "yujing.alerting.cli",
     "yujing.search.cli",
-    "yujing.ingestion.cli",
     "yujing.dashboards.cli",
     "yujing.http",
 )
@@ -155,7 +154,7 @@ def _stop_on_signals() -> threading.Event:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from yujing.app import Wiring, load_scorer, open_bus, open_store, registry_for
+    from yujing.app import Wiring, live_delivery, load_scorer, open_bus, open_store, registry_for
     from yujing.pipeline import StageRunner
 
     settings = _settings()
@@ -164,21 +163,32 @@ def cmd_run(args: argparse.Namespace) -> int:
     store = open_store(args.store or settings.store_url) if needs_store else None
     scorer = load_scorer(args.model or settings.model) if args.role in ("scorer", "all") else None
 
-    def sink(alerts: Sequence[Alert]) -> None:
+    def echo(alerts: Sequence[Alert]) -> None:
         for alert in alerts:
             print(alert_json(alert) if args.json else format_alert(alert), flush=True)
 
-    wiring = Wiring(settings, registry_for(settings, args.registry), bus, store, scorer, sink, args.rules)
+    delivery = live_delivery(settings, echo) if args.role in ("alerter", "all") else None
+    wiring = Wiring(settings, registry_for(settings, args.registry), bus, store, scorer,
+                    delivery.sink if delivery else echo, args.rules, history=True)
     runner = StageRunner(bus, wiring.stages(args.role))
+    from yujing import metrics
+
+    metrics.start_role_metrics(args.role)
     runner.open()
     print(f"yujing run: role={args.role} bus={args.bus or settings.bus_url} — Ctrl-C to stop", file=sys.stderr)
     try:
-        if args.until_idle:
+        if args.until_idle and (args.bus or settings.bus_url).startswith("kafka://"):
+            from yujing.ingestion.kafka_runner import drain_until_idle
+
+            drain_until_idle(runner)
+        elif args.until_idle:
             runner.drain()
         else:
             runner.run_forever(_stop_on_signals())
     finally:
         runner.close()
+        if delivery is not None:
+            delivery.close()
         if store is not None:
             store.close()
         bus.close()
@@ -257,13 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_demo(sub)
     for name in PACKAGE_CLIS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        module.register(sub)
+        importlib.import_module(name).register(sub)
     return parser
 
 

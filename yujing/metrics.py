@@ -203,3 +203,22 @@ def serve_metrics(port: int, addr: str = "0.0.0.0") -> tuple[WSGIServer, threadi
     Returns the server and its thread; ``server.shutdown()`` stops it. Port 0 picks a free port
     (``server.server_port`` says which)."""
     return start_http_server(port, addr=addr, registry=REGISTRY)
+
+
+def start_role_metrics(role: str, env: dict[str, str] | None = None) -> WSGIServer | None:
+    """For worker roles (not ``api``, which serves ``/metrics`` itself): record the build info and
+    serve ``/metrics`` on ``YUJING_METRICS_PORT`` when it is set. Returns the server, or None."""
+    import os
+
+    set_build_info(role)
+    value = (env if env is not None else dict(os.environ)).get("YUJING_METRICS_PORT", "").strip()
+    if role == "api" or not value:
+        return None
+    try:
+        port = int(value)
+    except ValueError as exc:
+        from yujing.errors import ConfigError
+
+        raise ConfigError("environment", "YUJING_METRICS_PORT", f"{value!r} is not a port; e.g. 9100") from exc
+    server, _thread = serve_metrics(port)
+    return server

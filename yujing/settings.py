@@ -33,8 +33,8 @@ class Settings(BaseSettings):
     model: str | None = None
     rules: Path | None = None
     routes: Path | None = None
+    receivers: Path | None = None  # who is paged on which channel (default: alerting/defaults/receivers.yaml)
     pseudonym_key: SecretStr | None = None
-    topic_prefix: str = "yujing."
     max_text_chars: int = 2000
 
     @property

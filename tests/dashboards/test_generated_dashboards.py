@@ -12,7 +12,7 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.cog.plugins import register_default_plugins
 from grafana_foundation_sdk.models.dashboard import Dashboard
 
-from yujing.dashboards import generate, validate
+from yujing.dashboards import generate, infinity, validate
 from yujing.dashboards.fields import ALERTS_DS_UID, POSTS_DS_UID, PROMETHEUS_DS_UID
 from yujing.records import LEVELS
 
@@ -40,7 +40,8 @@ def _lost_keys(original: Any, parsed: Any, path: str = "") -> list[str]:
 
 
 def test_committed_json_equals_a_fresh_generation() -> None:
-    assert sorted(p.name for p in GENERATED.glob("*.json")) == sorted(generate.render())
+    committed = sorted(p.relative_to(GENERATED).as_posix() for p in GENERATED.rglob("*.json"))
+    assert committed == sorted(generate.render()) == sorted(["situation.json", "pipeline.json", generate.EMBEDDED])
     assert generate.drift() == [], "run `yujing grafana generate` and commit dashboards/generated"
 
 
@@ -49,21 +50,26 @@ def test_drift_is_detected(tmp_path: Path) -> None:
     assert generate.drift(tmp_path) == []
     (tmp_path / "pipeline.json").write_text("{}", encoding="utf-8")
     (tmp_path / "situation.json").unlink()
-    assert sorted(generate.drift(tmp_path)) == ["pipeline.json", "situation.json"]
+    (tmp_path / generate.EMBEDDED).write_text("{}", encoding="utf-8")
+    assert sorted(generate.drift(tmp_path)) == sorted([generate.EMBEDDED, "pipeline.json", "situation.json"])
 
 
-@pytest.mark.parametrize("name", ["situation.json", "pipeline.json"])
+@pytest.mark.parametrize("name", ["situation.json", "pipeline.json", generate.EMBEDDED])
 def test_dashboards_parse_into_sdk_models_without_losing_anything(name: str) -> None:
     register_default_plugins()
+    infinity.register()
     original = _load(name)
     model = Dashboard.from_json(original)
     assert model.uid == original["uid"] and model.panels
+    if name == generate.EMBEDDED:  # Infinity targets come back as the typed model, not an untyped bag
+        targets = [t for p in model.panels or [] for t in getattr(p, "targets", None) or []]
+        assert targets and all(isinstance(t, infinity.InfinityQuery) for t in targets)
     parsed = json.loads(json.dumps(model, cls=JSONEncoder))
     lost = [p for p in _lost_keys(original, parsed) if p.rsplit("/", 1)[-1] not in ES_ANNOTATION_KEYS]
     assert lost == []
 
 
-@pytest.mark.parametrize("name", ["situation.json", "pipeline.json"])
+@pytest.mark.parametrize("name", ["situation.json", "pipeline.json", generate.EMBEDDED])
 def test_every_query_references_real_fields_and_exported_metrics(name: str) -> None:
     assert validate.problems(_load(name)) == []
 
@@ -128,10 +134,31 @@ def test_validation_catches_a_missing_field_metric_and_label() -> None:
 
 def test_promql_and_lucene_references() -> None:
     metrics, labels = validate.promql_references(
-        'histogram_quantile(0.95, sum by (le, model) (rate(yujing_scoring_seconds_bucket{job=~"$job"}[5m])))'
-        " or vector(0)"
+        'histogram_quantile(0.95, sum by (le, model) (rate(yujing_scoring_seconds_bucket{job=~"$job"}'
+        "[$__rate_interval]))) * on (job) group_left (role) yujing_build_info or vector(0)"
     )
-    assert metrics == {"yujing_scoring_seconds_bucket"}
-    assert labels == {"le", "model", "job"}
+    assert metrics == {"yujing_scoring_seconds_bucket", "yujing_build_info"}
+    assert labels == {"le", "model", "job", "role"}
     fields = validate.lucene_fields('status:firing AND scores.panic:>0.5 AND text:"a:b"')
     assert fields == {"status", "scores.panic", "text"}
+
+
+def test_every_promql_expression_in_the_generated_dashboards_parses() -> None:
+    exprs = [t["expr"] for name in sorted(generate.render()) for p in validate.iter_panels(_load(name))
+             for t in p.get("targets", []) if "expr" in t]
+    assert len(exprs) >= 10
+    for expr in exprs:
+        validate.parse_promql(expr)  # raises ValueError with the parser's reason
+
+
+def test_promql_that_does_not_parse_is_reported() -> None:
+    pipeline = copy.deepcopy(_load("pipeline.json"))
+    targets = [t for p in validate.iter_panels(pipeline) for t in p.get("targets", [])]
+    targets[0]["expr"] = 'sum(rate(yujing_stage_records_total{job=~"$job"}[$__rate_interval])'
+    targets[1]["expr"] = "rate(yujing_consumer_lag[5m)"
+    targets[2]["expr"] = "histogram_quantile(sum(rate(yujing_scoring_seconds_bucket[5m])))"
+    targets[3]["expr"] = "yujing_outbox_pending[$job]"  # a variable where a duration must be
+    pipeline["templating"]["list"][0]["query"]["query"] = "label_values(yujing_built_info, job)"
+    found = validate.problems(pipeline)
+    assert sum("PromQL does not parse" in line for line in found) == 4, found
+    assert any("variable 'job': metric 'yujing_built_info' is not exported" in line for line in found), found

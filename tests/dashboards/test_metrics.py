@@ -83,3 +83,23 @@ def test_serve_metrics_on_a_free_loopback_port() -> None:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+def test_role_metrics_served_on_the_configured_port() -> None:
+    import urllib.request
+
+    from yujing import metrics
+    from yujing.errors import ConfigError
+
+    assert metrics.start_role_metrics("scorer", {}) is None
+    assert metrics.start_role_metrics("api", {"YUJING_METRICS_PORT": "0"}) is None
+    server = metrics.start_role_metrics("alerter", {"YUJING_METRICS_PORT": "0"})
+    assert server is not None
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{server.server_port}/metrics", timeout=5) as resp:
+            assert 'yujing_build_info{' in resp.read().decode() and resp.status == 200
+    finally:
+        server.shutdown()
+        server.server_close()
+    with pytest.raises(ConfigError, match="YUJING_METRICS_PORT"):
+        metrics.start_role_metrics("scorer", {"YUJING_METRICS_PORT": "x"})

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from yujing.dashboards import cli, generate
-from yujing.dashboards.fields import FOLDER_UID, PIPELINE_UID, SITUATION_UID
+from yujing.dashboards.fields import EMBEDDED_SITUATION_UID, FOLDER_UID, PIPELINE_UID, SITUATION_UID
 from yujing.dashboards.push import GrafanaError, connect, push
 
 TOKEN = "glsa_test_token"
@@ -120,8 +120,8 @@ def test_push_twice_keeps_one_copy_of_each_dashboard(grafana: tuple[str, FakeGra
     url, state = grafana
     first = push(connect(url, TOKEN), _boards())
     second = push(connect(url, TOKEN), _boards())
-    assert {p.uid for p in first} == {SITUATION_UID, PIPELINE_UID}
-    assert [p.version for p in first] == [1, 1] and [p.version for p in second] == [2, 2]
+    assert {p.uid for p in first} == {SITUATION_UID, PIPELINE_UID, EMBEDDED_SITUATION_UID}
+    assert [p.version for p in first] == [1, 1, 1] and [p.version for p in second] == [2, 2, 2]
     assert list(state.folders) == [FOLDER_UID]
     assert state.requests.count(("POST", "/api/folders")) == 1
     body = state.dashboards[SITUATION_UID]["body"]
@@ -157,7 +157,7 @@ def test_cli_push_prints_json(grafana: tuple[str, FakeGrafana], capsys: pytest.C
     )
     assert args.func(args) == 0
     pushed = json.loads(capsys.readouterr().out)
-    assert {p["uid"] for p in pushed} == {SITUATION_UID, PIPELINE_UID}
+    assert {p["uid"] for p in pushed} == {SITUATION_UID, PIPELINE_UID, EMBEDDED_SITUATION_UID}
     situation = state.dashboards[SITUATION_UID]["body"]["dashboard"]
     base = next(v for v in situation["templating"]["list"] if v["name"] == "incident_base")
     assert base["query"] == "https://yj.example"

@@ -14,6 +14,7 @@ from yujing.errors import InputError, ModelError
 from yujing.models.dataset import read_examples
 from yujing.models.train import TrainConfig, shuffled_batches, train
 from yujing.models.transformer import WEIGHTS_FILE, TransformerScorer, build_classifier, encode_batch, load_tokenizer
+from yujing.models.transformer import ModelSpec as TransformerModelSpec
 from yujing.records import SIGNALS, Scores
 
 
@@ -111,3 +112,16 @@ def test_cli_registers_train_eval_models() -> None:
     assert args.epochs == 2 and args.depth == 6 and callable(args.func)
     assert callable(parser.parse_args(["eval", "x.jsonl", "--json"]).func)
     assert callable(parser.parse_args(["models"]).func)
+
+
+def test_scorer_takes_the_highest_window(cache: Path) -> None:
+    folder = cache / "encoder" / next(p.name for p in (cache / "encoder").iterdir())
+    model = build_classifier(folder, 2, seed=0).eval()
+    spec = TransformerModelSpec("m", "1", depth=2, train_from=1, max_length=64, window_chars=12, max_windows=8)
+    scorer = TransformerScorer(model, spec, {}, load_tokenizer(folder))
+    long_text = "今天天气很好大家出来走走" * 3 + "听说平台老板跑路了赶紧转发"
+    pieces, _ = spec.windows([long_text])
+    assert len(pieces) > 1
+    per_piece = [scorer.logits([p])[0] for p in pieces]
+    expected = [max(col) for col in zip(*per_piece, strict=True)]
+    assert scorer.logits([long_text])[0] == pytest.approx(expected, abs=1e-5)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import ExitStack
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -106,6 +106,35 @@ def test_alert_search(store: SearchBackend) -> None:
     assert [a.key for a in store.search_alerts(AlertQuery(since=T0, until=T0.replace(hour=9)))] == ["a3"]
     assert store.get_alert("a1") == alerts()[0]
     assert store.get_alert("nope") is None
+
+
+def test_time_bounds_are_instants_in_any_offset(store: SearchBackend) -> None:
+    """``until=now`` must mean the same instant whether written in UTC, +08:00 or wall-clock now."""
+    cst = timezone(timedelta(hours=8))
+    since, until = T0, T0.replace(hour=9)
+    assert [a.key for a in store.search_alerts(AlertQuery(since=since.astimezone(cst),
+                                                          until=until.astimezone(cst)))] == ["a3"]
+    utc = store.search(SearchQuery(since=since, until=until, size=100))
+    local = store.search(SearchQuery(since=since.astimezone(cst), until=until.astimezone(cst), size=100))
+    assert utc.total == local.total > 0 and [h.post.id for h in utc.hits] == [h.post.id for h in local.hits]
+    now = datetime.now(UTC)  # wall-clock now is after every event here: nothing is cut off
+    assert len(store.search_alerts(AlertQuery(until=now))) == len(alerts())
+    assert store.search(SearchQuery(until=now, size=0)).total == len(posts())
+
+
+def test_naive_or_inverted_time_bounds_are_refused_for_posts_and_warnings(store: SearchBackend) -> None:
+    """A naive bound would be read in the host's zone (8 h off on a UTC host for a +08:00 duty room)."""
+    naive = T0.replace(tzinfo=None)
+    for bounds in ({"since": naive}, {"until": naive}):
+        with pytest.raises(InputError, match="no UTC offset"):
+            store.search(SearchQuery(**bounds))
+        with pytest.raises(InputError, match="no UTC offset"):
+            store.search_alerts(AlertQuery(**bounds))
+    later = T0 + timedelta(hours=1)
+    with pytest.raises(InputError, match=r"since .* is after until"):
+        store.search(SearchQuery(since=later, until=T0))
+    with pytest.raises(InputError, match=r"since .* is after until"):
+        store.search_alerts(AlertQuery(since=later, until=T0))
 
 
 def test_incident_view(store: SearchBackend) -> None:

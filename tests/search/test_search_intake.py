@@ -42,7 +42,7 @@ def test_pause_for() -> None:
 def test_outage_pauses_intake_and_drains_when_back(flavour: str) -> None:
     addr = f"127.0.0.1:{_free_port()}"
     server = OsmemServer.start(addr=addr)
-    store = open_store(FLAVOURS[flavour].format(host=addr) + "&timeout=2")
+    store = open_store(FLAVOURS[flavour].format(host=addr) + "&timeout=15")
     assert isinstance(store, ServerStore)
     intake, clock = Intake(store), ManualClock(T0)
     batch = posts()

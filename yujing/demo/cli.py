@@ -26,6 +26,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
     from yujing.app import Wiring, decode_file, ingest, load_scorer, open_bus, open_store, registry_for
     from yujing.cli import format_alert
+    from yujing.errors import ModelError
     from yujing.pipeline import ScoreStage, Stage, StageRunner
 
     base = Settings()
@@ -34,7 +35,16 @@ def run_demo(args: argparse.Namespace) -> int:
     settings = base.model_copy(update={"data_dir": workspace, "registry": DEMO_DIR / "registry.yaml"})
     print(f"Yujing demo — workspace {workspace}", file=sys.stderr)
     registry = registry_for(settings, None)
-    scorer = load_scorer(args.model or settings.model)
+    try:
+        scorer = load_scorer(args.model or settings.model)
+    except ModelError as exc:
+        if args.model or settings.model:
+            raise
+        # The README's first command must show the pipeline even on a checkout without the shipped
+        # weights; say so loudly and use the transparent baseline instead of failing.
+        print(f"WARNING: {exc}\nWARNING: the demo falls back to the lexicon baseline (--model lexicon)",
+              file=sys.stderr)
+        scorer = load_scorer("lexicon")
     print(f"registry: {len(registry)} fictional platforms; scorer: {scorer.name}@{scorer.version}", file=sys.stderr)
 
     fired: list[Alert] = []

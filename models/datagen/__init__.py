@@ -1,0 +1,1 @@
+"""Team-written training data for the classifier: ``python -m yujing.models.datagen`` (see models/data/)."""

@@ -1,0 +1,306 @@
+"""Annotated real texts: ids and labels live in the repo, the texts are read from the shared data folder.
+
+``models/data/real_labels.jsonl`` holds one line per annotated text::
+
+    {"source": "finance_texts/bdci2019_testA.csv", "id": "…", "rumour": 0, "panic": 1,
+     "gathering": 0, "split": "eval", "group": "g1a2b3c4d", "note": "…"}
+
+``source`` is a path relative to the shared data folder (``../shared/data`` in a checkout next to the
+team's shared folder). The texts themselves have research-use terms and are never copied into the
+repo: ``load_real(data_dir, split)`` reads them at run time from ``data_dir``. Labels were assigned
+to the first ``ANNOTATED_CHARS`` characters of the whitespace-normalised text, so that is what the
+loader returns (see models/data/REAL_LABELS.md for the guideline, sampling and counts).
+
+``load_ced(data_dir)`` is separate: every CED Weibo source post with its general-rumour label and a
+chronological train/test split, for rumour-only experiments (its panic/gathering are unknown, 0 here).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import re
+import sys
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from yujing.errors import InputError
+from yujing.models.dataset import Example
+from yujing.records import SIGNALS
+
+LABELS_FILE = Path(__file__).resolve().parent.parent / "data" / "real_labels.jsonl"
+ANNOTATED_CHARS = 400
+SPLITS = ("eval", "train")
+CED_FILE = "weibo_rumours_ced/ced_source_posts.jsonl"
+DATA_HINT = "pass the shared data folder with --data DIR (e.g. --data ../shared/data; see its README.md)"
+
+
+@dataclass(frozen=True, slots=True)
+class RealLabel:
+    source: str
+    id: str
+    labels: tuple[int, int, int]
+    split: str
+    group: str
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CedSplit:
+    """CED source posts split by time: every ``test`` post is later than every ``train`` post."""
+
+    train: list[Example]
+    test: list[Example]
+    cutoff: datetime
+
+
+def normalise(text: str) -> str:
+    """Whitespace runs collapsed, ends stripped, cut to ANNOTATED_CHARS: the text the annotators read."""
+    return re.sub(r"\s+", " ", text).strip()[:ANNOTATED_CHARS]
+
+
+def label_from(d: Mapping[str, Any], where: str) -> RealLabel:
+    if not isinstance(d, Mapping):
+        raise InputError("not_an_object", f"{where}: expected a JSON object")
+    for key in ("source", "id", "split"):
+        if not isinstance(d.get(key), str) or not d[key]:
+            raise InputError("bad_field", f"{where} {key}: expected a non-empty string, got {d.get(key)!r}")
+    if d["split"] not in SPLITS:
+        raise InputError("bad_split", f"{where} split: expected one of {', '.join(SPLITS)}, got {d['split']!r}")
+    source = str(d["source"])
+    if source.startswith("/") or ".." in Path(source).parts:
+        raise InputError("bad_source", f"{where} source: expected a path relative to the data folder, got {source!r}")
+    values = []
+    for s in SIGNALS:
+        v = d.get(s.value)
+        if v not in (0, 1) or isinstance(v, bool):
+            raise InputError("bad_label", f"{where} {s.value}: expected 0 or 1, got {v!r}")
+        values.append(int(v))
+    note = d.get("note", "")
+    return RealLabel(
+        source,
+        str(d["id"]),
+        (values[0], values[1], values[2]),
+        str(d["split"]),
+        str(d.get("group", "")),
+        note if isinstance(note, str) else "",
+    )
+
+
+def read_labels(path: Path = LABELS_FILE) -> list[RealLabel]:
+    """Every label line; the first bad line raises InputError naming ``file:line field``."""
+    try:
+        lines = _lines(path)
+    except OSError as exc:
+        raise InputError("unreadable", f"{path}: {exc.strerror}") from exc
+    out: list[RealLabel] = []
+    seen: dict[tuple[str, str], int] = {}
+    for n, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError("bad_json", f"{path}:{n}: {exc.msg}") from exc
+        label = label_from(obj, f"{path}:{n}")
+        key = (label.source, label.id)
+        if key in seen:
+            raise InputError("duplicate", f"{path}:{n} id: {label.id!r} of {label.source} already on line {seen[key]}")
+        seen[key] = n
+        out.append(label)
+    if not out:
+        raise InputError("empty", f"{path}: no labels")
+    return out
+
+
+def _lines(path: Path) -> list[str]:
+    """Lines split on newline only: CED texts contain U+2028, which ``str.splitlines`` also splits on."""
+    return path.read_text(encoding="utf-8").split("\n")
+
+
+def _rows_finnsp(path: Path) -> Iterable[tuple[str, str]]:
+    rows = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(rows, list):
+        raise InputError("bad_format", f"{path}: expected a JSON list of [id, title, text, ...] rows")
+    for k, row in enumerate(rows):
+        if not isinstance(row, list) or len(row) < 3:
+            raise InputError("bad_format", f"{path} row {k}: expected [id, title, text, ...]")
+        yield str(row[0]), str(row[2] or "")
+
+
+def _rows_csv(path: Path) -> Iterable[tuple[str, str]]:
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        reader = csv.DictReader(fh)
+        if not reader.fieldnames or not {"id", "text"} <= set(reader.fieldnames):
+            raise InputError("bad_format", f"{path}: expected a CSV header with id and text columns")
+        for row in reader:
+            yield row["id"], row["text"] or ""
+
+
+def _rows_jsonl(path: Path) -> Iterable[tuple[str, str]]:
+    for n, line in enumerate(_lines(path), start=1):
+        if line.strip():
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError("bad_json", f"{path}:{n}: {exc.msg}") from exc
+            yield str(obj.get("id", "")), str(obj.get("text") or "")
+
+
+def source_path(data_dir: Path, source: str) -> Path:
+    path = data_dir / source
+    if not path.is_file():
+        if not data_dir.is_dir():
+            raise InputError("no_data_dir", f"{data_dir}: no such folder; {DATA_HINT}")
+        raise InputError("missing_source", f"{path}: no such file in the data folder; {DATA_HINT}")
+    return path
+
+
+def read_texts(data_dir: Path, source: str) -> dict[str, str]:
+    """id -> raw text of one source file, in whichever of the three shared formats it uses."""
+    path = source_path(data_dir, source)
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".json":
+            rows = _rows_finnsp(path)
+        elif suffix == ".csv":
+            rows = _rows_csv(path)
+        elif suffix == ".jsonl":
+            rows = _rows_jsonl(path)
+        else:
+            raise InputError("bad_format", f"{path}: unknown format (expected .json, .csv or .jsonl)")
+        return dict(rows)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError("unreadable", f"{path}: {exc}") from exc
+
+
+def resolve(data_dir: Path, labels: Sequence[RealLabel], labels_file: Path = LABELS_FILE) -> list[Example]:
+    texts: dict[str, dict[str, str]] = {}
+    out = []
+    for label in labels:
+        if label.source not in texts:
+            texts[label.source] = read_texts(data_dir, label.source)
+        text = normalise(texts[label.source].get(label.id, ""))
+        if not text:
+            raise InputError(
+                "unknown_id",
+                f"{labels_file}: id {label.id!r} has no text in {data_dir / label.source}; "
+                "the data folder is not the one the labels were made from",
+            )
+        genre = "weibo-ced" if label.source == CED_FILE else "finance-real"
+        out.append(Example(f"real:{label.id}", text, label.labels, genre, label.group))
+    return out
+
+
+def load_real(data_dir: Path, split: str, labels_file: Path = LABELS_FILE) -> list[Example]:
+    """The annotated real texts of ``split`` ("eval", "train" or "all"), texts read from ``data_dir``."""
+    if split not in (*SPLITS, "all"):
+        raise InputError("bad_split", f"split: expected eval, train or all, got {split!r}")
+    labels = [x for x in read_labels(labels_file) if split == "all" or x.split == split]
+    return resolve(Path(data_dir), labels, labels_file)
+
+
+def load_real_eval(data_dir: Path) -> list[Example]:
+    """The held-out real-text evaluation split (what ``yujing eval --real DIR`` scores)."""
+    return load_real(data_dir, "eval")
+
+
+def load_real_train(data_dir: Path) -> list[Example]:
+    """The real-text training split (what ``yujing train --extra-real DIR`` adds to train)."""
+    return load_real(data_dir, "train")
+
+
+def parse_ced_time(value: object, where: str = "time") -> datetime:
+    """CED stores epoch seconds for most posts and ``Wed May 08 20:44:17 +0800 2013`` for a few."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, UTC)
+    if isinstance(value, str):
+        try:
+            return datetime.strptime(value, "%a %b %d %H:%M:%S %z %Y").astimezone(UTC)
+        except ValueError:
+            pass
+    raise InputError("bad_time", f"{where}: expected epoch seconds or 'Wed May 08 20:44:17 +0800 2013', got {value!r}")
+
+
+def load_ced(data_dir: Path, test_fraction: float = 0.2, labels_file: Path | None = LABELS_FILE) -> CedSplit:
+    """CED source posts, rumour label only, the latest ``test_fraction`` of them as test.
+
+    Posts that are in the annotated real eval split are left out of ``train`` so that training on
+    CED and evaluating on the real eval split never share a text.
+    """
+    if not 0.0 < test_fraction < 1.0:
+        raise InputError("bad_fraction", f"test_fraction: expected 0 < f < 1, got {test_fraction}")
+    path = source_path(Path(data_dir), CED_FILE)
+    held_out = (
+        {x.id for x in read_labels(labels_file) if x.source == CED_FILE and x.split == "eval"}
+        if labels_file is not None
+        else set()
+    )
+    posts = []
+    for n, line in enumerate(_lines(path), start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{n}"
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError("bad_json", f"{where}: {exc.msg}") from exc
+        label = obj.get("label")
+        if label not in ("rumor", "non-rumor"):
+            raise InputError("bad_label", f"{where} label: expected 'rumor' or 'non-rumor', got {label!r}")
+        text = normalise(str(obj.get("text") or ""))
+        if not text:
+            continue
+        when = parse_ced_time(obj.get("time"), f"{where} time")
+        example = Example(f"ced:{obj.get('id')}", text, (int(label == "rumor"), 0, 0), "weibo-ced", "")
+        posts.append((when, str(obj.get("id")), example))
+    if len(posts) < 2:
+        raise InputError("empty", f"{path}: fewer than two usable posts")
+    posts.sort(key=lambda p: (p[0], p[1]))
+    cut = min(len(posts) - 1, max(1, round(len(posts) * (1 - test_fraction))))
+    train = [e for _, pid, e in posts[:cut] if pid not in held_out]
+    test = [e for _, _, e in posts[cut:]]
+    return CedSplit(train, test, posts[cut][0])
+
+
+def counts(labels: Iterable[RealLabel]) -> dict[str, dict[str, int]]:
+    """Per split (and per split/source family): n, positives per signal, texts with no signal."""
+    out: dict[str, Counter[str]] = {}
+    for x in labels:
+        family = "ced" if x.source == CED_FILE else "finance"
+        for key in (x.split, f"{x.split}/{family}", "all"):
+            c = out.setdefault(key, Counter())
+            c["n"] += 1
+            c["none"] += not any(x.labels)
+            for s, v in zip(SIGNALS, x.labels, strict=True):
+                c[s.value] += v
+    return {k: dict(v) for k, v in sorted(out.items())}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="python -m yujing.models.datagen.real", description="counts of the annotated real texts"
+    )
+    p.add_argument("--data", type=Path, help="shared data folder: also check that every id resolves to a text")
+    p.add_argument("--labels", type=Path, default=LABELS_FILE, help="labels file (default: %(default)s)")
+    args = p.parse_args(argv)
+    try:
+        labels = read_labels(args.labels)
+        if args.data:
+            resolve(args.data, labels, args.labels)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(counts(labels), indent=1))
+    if args.data:
+        print(f"all {len(labels)} ids resolve in {args.data}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
