@@ -9,9 +9,10 @@ from yujing.search.sqlite_store import SqliteStore
 from yujing.search.store import SearchQuery
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> SqliteStore:
-    s = SqliteStore(tmp_path / "store.db")
+@pytest.fixture(params=["sql", "columns"])
+def store(tmp_path: Path, request: pytest.FixtureRequest) -> SqliteStore:
+    """Both read paths: SQL (small stores) and in-memory columns (from COLUMNS_FROM posts)."""
+    s = SqliteStore(tmp_path / "store.db", columns_from=0 if request.param == "columns" else 10**9)
     s.index_posts(posts())
     s.index_alerts(alerts())
     return s
