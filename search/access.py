@@ -2,7 +2,8 @@
 
 Tokens: random secrets shown once; only their SHA-256 is stored. Roles: ``analyst`` (search, export,
 saved searches), ``duty`` (an agency's duty officer: sees only warnings routed to its agency),
-``admin`` (everything, and token management).
+``admin`` (everything, and token management), ``viewer`` (reads the situation board only: a
+duty-room screen, Grafana's Infinity data source; no search).
 
 Audit: an append-only SQLite table. Triggers refuse UPDATE and DELETE, and each row carries
 ``hash = sha256(prev_hash + row)``, so an edit made by going around the triggers (a copied file,
@@ -25,7 +26,7 @@ from typing import Any
 from yujing.errors import InputError
 from yujing.records import Agency
 
-ROLES = ("analyst", "duty", "admin")
+ROLES = ("analyst", "duty", "admin", "viewer")
 SAVED_KINDS = ("posts", "alerts")  # what a saved search runs: a post search or a warning search
 _GENESIS = "0" * 64
 
@@ -60,7 +61,7 @@ class Principal:
     @property
     def saved_kinds(self) -> tuple[str, ...]:
         """The saved searches this role may create, see and run: a duty officer searches warnings only."""
-        return ("alerts",) if self.role == "duty" else SAVED_KINDS
+        return {"duty": ("alerts",), "viewer": ()}.get(self.role, SAVED_KINDS)
 
 
 @dataclass(frozen=True, slots=True)

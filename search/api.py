@@ -5,7 +5,7 @@ incident view and export is written to the audit log. Authors appear only as pse
 """
 
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -141,6 +141,9 @@ def make_router(settings: Settings, store: SearchBackend | None = None, access: 
             raise HTTPException(401, "missing or unknown token; send Authorization: Bearer <token> "
                                      "(an admin creates one with `yujing token create`)",
                                 headers={"WWW-Authenticate": "Bearer"})
+        if who.role == "viewer":
+            raise HTTPException(403, "a viewer token reads the situation board (/situation, /situation.json) "
+                                     "only; searching needs an analyst or duty token")
         return who
 
     Who = Annotated[Principal, Depends(principal)]
@@ -253,3 +256,40 @@ def make_router(settings: Settings, store: SearchBackend | None = None, access: 
 
 def access_path(settings: Settings) -> Path:
     return settings.data_dir / "access.db"
+
+
+# ---- the same tokens for other routers (the situation board) ------------------------------------
+TOKEN_COOKIE = "yujing_token"
+
+
+def shared_access(settings: Settings) -> Callable[[], AccessStore]:
+    """``<data_dir>/access.db``, opened on first use and kept."""
+    opened: list[AccessStore] = []
+
+    def get() -> AccessStore:
+        if not opened:
+            opened.append(AccessStore(access_path(settings)))
+        return opened[0]
+
+    return get
+
+
+def token_reader(access: Callable[[], AccessStore], query_token: bool = False) -> Callable[..., Principal]:
+    """A FastAPI dependency: the caller's ``Principal`` from ``Authorization: Bearer <token>`` (what
+    Grafana's Infinity data source sends), else the ``yujing_token`` cookie, else (``query_token``,
+    HTML pages only) ``?token=``; 401 without a valid one. Every role may read."""
+    bearer = HTTPBearer(auto_error=False)
+
+    def read(request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal:
+        secret = creds.credentials if creds else request.cookies.get(TOKEN_COOKIE, "")
+        if not secret and query_token:
+            secret = request.query_params.get("token", "")
+        who = access().authenticate(secret) if secret else None
+        if who is None:
+            raise HTTPException(401, "missing or unknown token; send Authorization: Bearer <token> (Grafana: the "
+                                     "data source's header), or open /situation?token=<token> once in a browser "
+                                     "(a viewer token is enough: `yujing token create --role viewer`)",
+                                headers={"WWW-Authenticate": "Bearer"})
+        return who
+
+    return read
