@@ -5,16 +5,20 @@ never duplicates.
 
 Layout, chosen for the analysts' queries at a million posts (``bench/search_bench.py``):
 
-- ``posts`` is narrow (filter, sort and facet columns only) and its rowid ``rid`` is
-  ``(ts_ms << 20) | n``: rowid order *is* time order. FTS5, the ``post_terms`` index and ``posts``
-  itself all return rows in rowid order, so "newest first" is a LIMIT on a rowid-ordered scan
-  (no sort of the match set) and a time window is a rowid range FTS5 seeks to. Ties inside one
-  millisecond are put in ``(ts, id)`` order in Python (``_time_page``).
-- ``post_docs`` holds the full document (JSON) and the segmented text; it is the FTS5 content
-  table and is read only for the hits of a page.
-- ``post_terms`` (field, value, rid) drives single-platform/district searches newest-first.
-- Facets are one ``GROUP BY source, labels, plats`` pass over the matches (labels as a bitmask,
-  platforms as one delimited string), expanded in Python; its sum is the total.
+- ``posts`` is narrow (filter and facet columns only) and its rowid ``rid`` is ``(ts_ms << 20) | n``:
+  rowid order *is* time order. FTS5, ``post_terms`` and ``posts`` all return rows in rowid order, so
+  "newest first" is a LIMIT on a rowid-ordered scan (no sort of the match set) and a time window is a
+  rowid range FTS5 seeks to. Ties inside one millisecond are put in ``(ts, id)`` order in Python.
+- ``post_docs`` holds the full document (JSON) and the segmented text; it is the FTS5 content table
+  and is read only for the hits of a page.
+- ``post_terms`` (field, value, rid) drives one-platform/district searches newest-first.
+
+Two read paths give the same answers (``tests/search/test_search_columns.py``): small stores run in
+SQL; from ``COLUMNS_FROM`` posts a search runs on in-memory numpy columns (``columns.py``: counts,
+facets, histograms, top-k pages) that follow the store through ``posts.wseq`` (the write batch of each
+row) and ``posts_gone``; SQL then only matches the text (FTS5 rowids) and reads the page's documents.
+A text or one-platform search sorted by time with no other filter, facets or histogram stays in SQL
+at any size (a native FTS5/index count and a LIMIT).
 """
 
 from __future__ import annotations
@@ -63,10 +67,6 @@ CREATE INDEX IF NOT EXISTS posts_wseq ON posts(wseq);
 CREATE TABLE IF NOT EXISTS posts_gone(rid INTEGER PRIMARY KEY, wseq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS store_meta(k TEXT PRIMARY KEY, v INTEGER NOT NULL);
 INSERT OR IGNORE INTO store_meta VALUES ('wseq', 0), ('posts', 0);
-CREATE INDEX IF NOT EXISTS posts_rumour ON posts(rumour, ts, id);
-CREATE INDEX IF NOT EXISTS posts_panic ON posts(panic, ts, id);
-CREATE INDEX IF NOT EXISTS posts_gathering ON posts(gathering, ts, id);
-CREATE INDEX IF NOT EXISTS posts_source ON posts(source, rid);
 CREATE TABLE IF NOT EXISTS post_docs(
     rid INTEGER PRIMARY KEY,
     text_seg TEXT NOT NULL,
