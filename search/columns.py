@@ -41,11 +41,16 @@ class _Codes:
             self.values.append(value)
         return c
 
-    def matching(self, wanted: Sequence[str], joined: bool) -> Ints:
-        """Codes whose value is one of ``wanted`` (``joined``: a SEP-joined set sharing one of them)."""
+    def codes_of(self, values: Sequence[str]) -> npt.NDArray[np.int32]:
+        """The codes of ``values`` (new values get new codes)."""
+        known = self._code
+        return np.array([known[v] if v in known else self.code(v) for v in values], dtype=np.int32)
+
+    def table(self, wanted: Sequence[str], joined: bool) -> npt.NDArray[np.bool_]:
+        """code -> whether its value is one of ``wanted`` (``joined``: a SEP-joined set sharing one)."""
         want = set(wanted)
-        return np.array([c for c, v in enumerate(self.values)
-                         if (want & set(v.split(SEP)) if joined else v in want)], dtype=np.int64)
+        return np.array([bool(want & set(v.split(SEP))) if joined else v in want for v in self.values] or [False],
+                        dtype=bool)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,24 +78,31 @@ class Columns:
     def __len__(self) -> int:
         return len(self.rid)
 
-    def apply(self, rows: Sequence[Row], gone: Sequence[int]) -> None:
-        """Merge rows written since the last refresh and drop rids that no longer exist."""
+    def apply(self, rows: Sequence[Row], gone: Sequence[int], ordered: bool = False) -> None:
+        """Merge rows written since the last refresh and drop rids that no longer exist
+        (``ordered``: ``rows`` come in rid order already)."""
         if not rows and not gone:
             return
-        rows = sorted(rows)
-        new_rid = np.array([r[0] for r in rows], dtype=np.int64)
+        if not ordered:
+            rows = sorted(rows, key=lambda r: r[0])
+        rid, source, labels, plats, dists, rumour, panic, gathering = (
+            zip(*rows, strict=True) if rows else ((),) * 8)
+        new_rid = np.array(rid, dtype=np.int64)
+        new: dict[str, npt.NDArray[Any]] = {
+            "source": self.codes["source"].codes_of(source), "labels": np.array(labels, dtype=np.int64),
+            "plats": self.codes["plats"].codes_of(plats), "dists": self.codes["dists"].codes_of(dists),
+            "rumour": np.array(rumour, dtype=np.float64), "panic": np.array(panic, dtype=np.float64),
+            "gathering": np.array(gathering, dtype=np.float64)}
+        if not len(self.rid) and not gone:  # the first load
+            self.rid, self.cols = new_rid, new
+            return
         drop = np.concatenate([np.array(gone, dtype=np.int64), new_rid])
-        keep = ~np.isin(self.rid, drop) if len(drop) else np.ones(len(self.rid), dtype=bool)
+        keep = ~np.isin(self.rid, drop)
         kept_rid = self.rid[keep]
         at = np.searchsorted(kept_rid, new_rid)
-        new: dict[str, list[Any]] = {
-            "source": [self.codes["source"].code(r[1]) for r in rows], "labels": [r[2] for r in rows],
-            "plats": [self.codes["plats"].code(r[3]) for r in rows],
-            "dists": [self.codes["dists"].code(r[4]) for r in rows],
-            "rumour": [r[5] for r in rows], "panic": [r[6] for r in rows], "gathering": [r[7] for r in rows]}
         self.rid = np.insert(kept_rid, at, new_rid)
         for name, col in self.cols.items():
-            self.cols[name] = np.insert(col[keep], at, np.array(new[name], dtype=col.dtype))
+            self.cols[name] = np.insert(col[keep], at, new[name].astype(col.dtype))
 
     # ---- matching ------------------------------------------------------------------------------
 
@@ -101,7 +113,7 @@ class Columns:
         lo = 0 if f.lo_rid is None else int(np.searchsorted(self.rid, f.lo_rid, "left"))
         hi = n if f.hi_rid is None else int(np.searchsorted(self.rid, f.hi_rid, "left"))
         if rids is not None:
-            r = np.sort(rids)
+            r = rids if len(rids) < 2 or bool((rids[1:] > rids[:-1]).all()) else np.unique(rids)
             if f.lo_rid is not None:
                 r = r[r >= f.lo_rid]
             if f.hi_rid is not None:
@@ -114,11 +126,9 @@ class Columns:
             pos = np.arange(lo, hi, dtype=np.int64)
         if exclude is not None and len(exclude):
             pos = pos[~np.isin(self.rid[pos], exclude)]
-        for name, values in (("plats", f.platforms), ("dists", f.districts)):
+        for name, values in (("plats", f.platforms), ("dists", f.districts), ("source", f.sources)):
             if values:
-                pos = pos[np.isin(self.cols[name][pos], self.codes[name].matching(values, True))]
-        if f.sources:
-            pos = pos[np.isin(self.cols["source"][pos], self.codes["source"].matching(f.sources, False))]
+                pos = pos[self.codes[name].table(values, name != "source")[self.cols[name][pos]]]
         if f.signal is not None:
             pos = pos[self.cols[f.signal][pos] >= f.min_score]
         return pos

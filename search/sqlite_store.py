@@ -356,10 +356,13 @@ class SqliteStore:
         seq = int(self._read("SELECT v FROM store_meta WHERE k = 'wseq'")[0][0])
         if seq == cols.seq:
             return
-        rows: list[Row] = self._read("SELECT rid, source, labels, plats, dists, rumour, panic, gathering "
-                                     "FROM posts WHERE wseq > ?", (cols.seq,))
-        gone = [r for (r,) in self._read("SELECT rid FROM posts_gone WHERE wseq > ?", (cols.seq,))]
-        cols.apply(rows, gone)
+        select = "SELECT rid, source, labels, plats, dists, rumour, panic, gathering FROM posts"
+        if cols.seq == 0:  # the first load: every row, in rid order
+            cols.apply(self._read(select), [], ordered=True)
+        else:
+            rows: list[Row] = self._read(f"{select} WHERE wseq > ?", (cols.seq,))
+            gone = [r for (r,) in self._read("SELECT rid FROM posts_gone WHERE wseq > ?", (cols.seq,))]
+            cols.apply(rows, gone)
         cols.seq = seq
 
     def _fts_rids(self, match: str, f: Filters) -> npt.NDArray[np.int64]:
