@@ -118,20 +118,35 @@ class Columns:
                 r = r[r >= f.lo_rid]
             if f.hi_rid is not None:
                 r = r[r < f.hi_rid]
-            pos = np.searchsorted(self.rid, r)
-            inside = pos < n
+            pos: Ints = np.searchsorted(self.rid[lo:hi], r) + lo
+            inside = pos < hi
             pos, r = pos[inside], r[inside]
             pos = pos[self.rid[pos] == r]
-        else:
-            pos = np.arange(lo, hi, dtype=np.int64)
+            if exclude is not None and len(exclude):
+                pos = pos[~np.isin(self.rid[pos], exclude)]
+            for name, values in (("plats", f.platforms), ("dists", f.districts), ("source", f.sources)):
+                if values:
+                    pos = pos[self.codes[name].table(values, name != "source")[self.cols[name][pos]]]
+            if f.signal is not None:
+                pos = pos[self.cols[f.signal][pos] >= f.min_score]
+            return pos
+        # no text: one boolean mask over the time slice (views, no gathers)
+        mask: npt.NDArray[np.bool_] | None = None
+
+        def both(m: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+            return m if mask is None else mask & m
+
         if exclude is not None and len(exclude):
-            pos = pos[~np.isin(self.rid[pos], exclude)]
+            mask = both(~np.isin(self.rid[lo:hi], exclude))
         for name, values in (("plats", f.platforms), ("dists", f.districts), ("source", f.sources)):
             if values:
-                pos = pos[self.codes[name].table(values, name != "source")[self.cols[name][pos]]]
+                mask = both(self.codes[name].table(values, name != "source")[self.cols[name][lo:hi]])
         if f.signal is not None:
-            pos = pos[self.cols[f.signal][pos] >= f.min_score]
-        return pos
+            mask = both(self.cols[f.signal][lo:hi] >= f.min_score)
+        if mask is None:
+            return np.arange(lo, hi, dtype=np.int64)
+        out: Ints = np.flatnonzero(mask).astype(np.int64) + lo
+        return out
 
     # ---- aggregations --------------------------------------------------------------------------
 
