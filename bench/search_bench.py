@@ -111,7 +111,8 @@ def latencies(store: Store, rounds: int) -> dict[str, tuple[float, float]]:
 
 
 def report(label: str, n: int, rate: float, lat: dict[str, tuple[float, float]]) -> None:
-    print(f"\n{label}: {n} posts, indexing {rate:,.0f} docs/s")
+    indexing = "reused, not indexed" if rate != rate else f"indexing {rate:,.0f} docs/s"  # nan: --db reused
+    print(f"\n{label}: {n} posts, {indexing}")
     print(f"  {'query':20} {'p50 ms':>8} {'p95 ms':>8}")
     for name, (p50, p95) in lat.items():
         print(f"  {name:20} {p50:8.1f} {p95:8.1f}")
