@@ -197,6 +197,11 @@ class Columns:
             else:
                 edge = np.partition(keys[0], len(rid) - size)[len(rid) - size]
                 take = keys[0] >= edge  # every row that can be in the top, ties included
+                if np.count_nonzero(take) > 2 * size:  # many tied scores: cut by (score, ts) too
+                    sub = np.flatnonzero(take)
+                    nth = sub[np.lexsort((keys[1][sub], keys[0][sub]))[-size]]  # ascending by score, ts
+                    s_edge, t_edge = keys[0][nth], keys[1][nth]
+                    take = (keys[0] > s_edge) | ((keys[0] == s_edge) & (keys[1] >= t_edge))
             rid, keys = rid[take], [k[take] for k in keys]
         ids = ids_of([*(int(r) for r in rid), *tied])
         rows = [(int(r), *(k[i].item() for k in keys), ids[int(r)]) for i, r in enumerate(rid)]
