@@ -17,8 +17,8 @@ Two read paths give the same answers (``tests/search/test_search_columns.py``): 
 SQL; from ``COLUMNS_FROM`` posts a search runs on in-memory numpy columns (``columns.py``: counts,
 facets, histograms, top-k pages) that follow the store through ``posts.wseq`` (the write batch of each
 row) and ``posts_gone``; SQL then only matches the text (FTS5 rowids) and reads the page's documents.
-A text or one-platform search sorted by time with no other filter, facets or histogram stays in SQL
-at any size (a native FTS5/index count and a LIMIT).
+A search by text, one platform or a time window alone, sorted by time, with no facets or histogram,
+stays in SQL at any size (a native count and a LIMIT).
 """
 
 from __future__ import annotations
@@ -310,10 +310,10 @@ class SqliteStore:
                 self._columns = Columns()
         plan = _plan(query, node)
         with self._lock:
-            # a text or one-platform search that only pages by time is faster in SQL at any size: a
-            # native FTS5/index count and a LIMIT on the rowid-ordered scan
-            sql_is_enough = plan.source != "posts" and not plan.pconds and query.sort != "score" \
-                and not query.facets and not query.histogram
+            # a search by text, one platform or a time window alone, paged by time, is as fast in SQL at
+            # any size (a native FTS5/index/rowid-range count and a LIMIT on the rowid-ordered scan), and
+            # spares a one-shot process (the CLI, the situation page) loading the columns
+            sql_is_enough = not plan.pconds and query.sort != "score" and not query.facets and not query.histogram
             if self._columns is not None and not sql_is_enough:
                 return self._search_columns(self._columns, query, node)
         facets: dict[str, dict[str, int]] = {}

@@ -90,8 +90,11 @@ def test_both_paths_page_identically(stores: tuple[SqliteStore, SqliteStore], qu
     assert (ra.total, ra.facets, ra.histogram) == (rb.total, rb.facets, rb.histogram)
 
 
-def test_the_full_order_is_ts_then_id_even_within_one_millisecond(stores: tuple[SqliteStore, SqliteStore]) -> None:
-    expected = sorted(corpus(), key=lambda sp: (sp.ts, sp.id), reverse=True)
+@pytest.mark.parametrize("sort", ["newest", "oldest"])
+def test_the_full_order_is_ts_then_id_even_within_one_millisecond(stores: tuple[SqliteStore, SqliteStore],
+                                                                 sort: str) -> None:
+    expected = [sp.id for sp in sorted(corpus(), key=lambda sp: (sp.ts, sp.id), reverse=sort == "newest")]
     for store in stores:
-        got = [h.post.id for r in pages(store, SearchQuery()) for h in r.hits]
-        assert got == [sp.id for sp in expected]
+        # every post: no filter (SQL on both stores) and a filter every post passes (columns on one)
+        for query in (SearchQuery(sort=sort), SearchQuery(sort=sort, signal=Signal.RUMOUR, min_score=0.0)):
+            assert [h.post.id for r in pages(store, query) for h in r.hits] == expected
