@@ -170,18 +170,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     delivery = live_delivery(settings, echo) if args.role in ("alerter", "all") else None
     wiring = Wiring(settings, registry_for(settings, args.registry), bus, store, scorer,
                     delivery.sink if delivery else echo, args.rules, history=True)
-    runner = StageRunner(bus, wiring.stages(args.role))
+    if (args.bus or settings.bus_url).startswith("kafka://"):  # one thread per stage (ingestion/kafka_runner.py)
+        from yujing.ingestion.kafka_runner import ThreadedRunner
+
+        runner: StageRunner | ThreadedRunner = ThreadedRunner(bus, wiring.stages(args.role))
+    else:
+        runner = StageRunner(bus, wiring.stages(args.role))
     from yujing import metrics
 
     metrics.start_role_metrics(args.role)
     runner.open()
     print(f"yujing run: role={args.role} bus={args.bus or settings.bus_url} — Ctrl-C to stop", file=sys.stderr)
     try:
-        if args.until_idle and (args.bus or settings.bus_url).startswith("kafka://"):
-            from yujing.ingestion.kafka_runner import drain_until_idle
-
-            drain_until_idle(runner)
-        elif args.until_idle:
+        if args.until_idle:
             runner.drain()
         else:
             runner.run_forever(_stop_on_signals())

@@ -13,9 +13,14 @@ import pytest
 from tests.kafka_fixtures import Broker, fresh_settings, settings_env
 from yujing.search.sqlite_store import SqliteStore
 
-# UNFINISHED (opt-in via -m slow until fixed): the index count matched on the first run (26 s) but a
-# later run failed after 94 s; the cause was not found before the deadline. See /work/notes/kafka.md.
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = pytest.mark.integration
+
+# The whole demo stream is ingested before `run` starts, so the scorer turns a 4-partition backlog
+# into scored posts one batch at a time: within a batch (100 posts, about half a day of event time
+# here) a platform's posts reach the alerter in any order. The reorder buffer's slack covers that
+# (a live stream needs far less: ingestion order follows event time). A longer poll interval than
+# the unit tests' keeps a loaded 2-core machine from dropping members out of their groups.
+E2E_SETTINGS = {"max_poll_interval_ms": 6000, "session_timeout_ms": 10000, "event_time_slack_s": 2 * 86400}
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "yujing" / "demo"
@@ -27,7 +32,10 @@ def _cli(env: dict[str, str], *argv: str) -> subprocess.CompletedProcess[str]:
 
 
 def _warnings(out: str) -> list[dict[str, object]]:
-    return sorted((json.loads(line) for line in out.splitlines() if line.strip()), key=json.dumps)
+    """The JSON warnings on stdout (the print channel's messages for people are interleaved)."""
+    decoder = json.JSONDecoder()
+    found = [decoder.raw_decode(line)[0] for line in out.splitlines() if line.startswith('{"key"')]
+    return sorted(found, key=lambda w: json.dumps(w, sort_keys=True))
 
 
 def _count(path: Path) -> int:
@@ -41,7 +49,7 @@ def _count(path: Path) -> int:
 def test_kafka_path_gives_the_embedded_index_and_warnings(
     kafka_broker: Broker, tmp_path: Path
 ) -> None:
-    env = {**os.environ, "PYTHONPATH": str(REPO), **settings_env(fresh_settings())}
+    env = {**os.environ, "PYTHONPATH": str(REPO), **settings_env(fresh_settings(**E2E_SETTINGS))}
     common = ["--model", "lexicon", "--registry", str(DEMO / "registry.yaml"), "--json"]
     embedded_bus, embedded_store = f"sqlite:///{tmp_path / 'bus.db'}", tmp_path / "embedded.db"
     _cli(env, "ingest", str(DEMO / "stream.jsonl"), "--bus", embedded_bus)
@@ -57,8 +65,4 @@ def test_kafka_path_gives_the_embedded_index_and_warnings(
 
     assert _count(kafka_store) == _count(embedded_store) > 1000
     assert _warnings(embedded.stdout) != []
-    if _warnings(over_kafka.stdout) != _warnings(embedded.stdout):
-        pytest.xfail(
-            "known gap: scorers interleave raw partitions, so per-platform order on scored.posts is not "
-            "event-time order and the alerter's windows differ; needs an event-time reorder buffer"
-        )
+    assert _warnings(over_kafka.stdout) == _warnings(embedded.stdout)
