@@ -21,11 +21,15 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from yujing.errors import BusError
-from yujing.ingestion.bus import Bus
+from yujing.ingestion.bus import DEAD_LETTERS, Bus
 from yujing.ingestion.kafka_bus import KafkaConsumer
-from yujing.pipeline import Stage, StageRunner
+from yujing.pipeline import Stage, StageRunner, raw_topic
+
+if TYPE_CHECKING:
+    from yujing.app import Decoded
 
 log = logging.getLogger(__name__)
 
@@ -153,3 +157,21 @@ class ThreadedRunner:
     def close(self) -> None:
         for runner in self.runners:
             runner.close()
+
+
+def ingest_summary(bus: Bus, url: str, decoded: Decoded) -> dict[str, Any]:
+    """``yujing ingest --json``: what went where (topic names as on the bus, prefixed on Kafka)."""
+    settings = getattr(bus, "settings", None)
+    name = settings.topic if settings is not None else (lambda logical: logical)
+    topics: dict[str, int] = {}
+    for post in decoded.posts:
+        topic = name(raw_topic(post))
+        topics[topic] = topics.get(topic, 0) + 1
+    return {
+        "bus": url,
+        "posts": len(decoded.posts),
+        "topics": topics,
+        "dead_lettered": len(decoded.dead),
+        "dead_letter_topic": name(DEAD_LETTERS),
+        "dead_letters": [{"origin": d.origin, "reason": d.reason} for d in decoded.dead],
+    }

@@ -137,6 +137,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             ingest(bus, decoded, progress=bar.update)
     finally:
         bus.close()
+    if args.json:  # for programs: counts per (prefixed) topic and the dead-lettered lines
+        from yujing.ingestion.kafka_runner import ingest_summary
+
+        print(json.dumps(ingest_summary(bus, args.bus or settings.bus_url, decoded), ensure_ascii=False))
     print(f"ingested {len(decoded.posts)} posts into {args.bus or settings.bus_url}; "
           f"{len(decoded.dead)} lines dead-lettered", file=sys.stderr)
     for letter in decoded.dead[:20]:
@@ -247,6 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ingest", help="decode a JSON Lines file onto the bus (bad lines are dead-lettered)")
     p.add_argument("file")
     p.add_argument("--bus", help="bus URL: sqlite:///PATH (default) or kafka://host:port")
+    p.add_argument("--json", action="store_true", help="print a JSON summary (counts, topics, dead letters)")
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("run", help="the long-running service: score, index and alert what arrives on the bus")

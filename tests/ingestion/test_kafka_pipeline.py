@@ -66,3 +66,23 @@ def test_kafka_path_gives_the_embedded_index_and_warnings(
     assert _count(kafka_store) == _count(embedded_store) > 1000
     assert _warnings(embedded.stdout) != []
     assert _warnings(over_kafka.stdout) == _warnings(embedded.stdout)
+
+
+def test_ingest_json_summary_over_kafka(kafka_broker: Broker, tmp_path: Path) -> None:
+    settings = fresh_settings()
+    env = {**os.environ, "PYTHONPATH": str(REPO), **settings_env(settings)}
+    lines = [
+        {"id": "a", "text": "聚财猫提现正常", "ts": "2016-09-01T08:00:00+08:00", "source": "weibo"},
+        {"id": "b", "text": "投诉：盈家宝逾期不还", "ts": "2016-09-01T08:01:00+08:00", "source": "complaint"},
+        {"id": "c", "text": "没有时区的时间", "ts": "2016-09-01T08:02:00", "source": "forum"},
+    ]
+    path = tmp_path / "in.jsonl"
+    path.write_text("\n".join(json.dumps(line, ensure_ascii=False) for line in lines) + "\n", encoding="utf-8")
+    out = _cli(env, "ingest", str(path), "--bus", kafka_broker.url, "--json")
+    summary = json.loads(out.stdout)
+    prefix = settings.topic_prefix
+    assert summary["posts"] == 2 and summary["dead_lettered"] == 1
+    assert summary["topics"] == {f"{prefix}raw.posts": 1, f"{prefix}raw.complaints": 1}
+    assert summary["dead_letter_topic"] == f"{prefix}deadletters"
+    assert summary["dead_letters"][0]["origin"] == f"{path}:3"
+    assert "ingested 2 posts" in out.stderr
