@@ -20,25 +20,28 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from yujing.errors import BusError
 from yujing.ingestion.bus import DEAD_LETTERS, Bus
-from yujing.ingestion.kafka_bus import KafkaConsumer
+from yujing.ingestion.kafka_bus import KafkaConsumer, Partitions
 from yujing.pipeline import Stage, StageRunner, raw_topic
 
 if TYPE_CHECKING:
     from yujing.app import Decoded
 
 log = logging.getLogger(__name__)
+AssignmentCallback = Callable[[str, Partitions], None]
 
 
 class ThreadedRunner:
     """``StageRunner``'s interface (open, drain, run_forever, close) with one thread per stage."""
 
     def __init__(self, bus: Bus, stages: Sequence[Stage], *, poll_timeout_s: float = 0.2,
-                 join_timeout_s: float = 120.0) -> None:
+                 join_timeout_s: float = 120.0, on_assignment: AssignmentCallback | None = None) -> None:
+        self.on_assignment = on_assignment  # (group, partitions) whenever a stage's partitions change
+        self._owned: list[Partitions | None] = [None] * len(stages)
         self.runners = [StageRunner(bus, [stage], poll_timeout_s=poll_timeout_s) for stage in stages]
         self.join_timeout_s = join_timeout_s
         self._lock = threading.Lock()
@@ -95,6 +98,7 @@ class ThreadedRunner:
         while not stop.is_set():
             started = time.monotonic()
             n = runner.step()
+            self._report(i)
             if n:
                 self._processed(i, n)
                 continue
@@ -143,7 +147,21 @@ class ThreadedRunner:
             raise self._errors[0]
 
     def _forever_one(self, i: int, stop: threading.Event) -> None:
-        self.runners[i].run_forever(stop)
+        runner = self.runners[i]
+        while not stop.is_set():
+            n = runner.step()
+            self._report(i)
+            if n == 0 and runner.flush(idle_only=True) == 0:
+                stop.wait(0.2)
+
+    def _report(self, i: int) -> None:
+        consumer = self._consumer(i)
+        if consumer is None or self.on_assignment is None:
+            return
+        owned = consumer.assignment()
+        if owned != self._owned[i]:
+            self._owned[i] = owned
+            self.on_assignment(self.runners[i].stages[0].group, owned)
 
     def _guard(self, target: object, i: int, stop: threading.Event) -> None:
         try:

@@ -177,7 +177,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if (args.bus or settings.bus_url).startswith("kafka://"):  # one thread per stage (ingestion/kafka_runner.py)
         from yujing.ingestion.kafka_runner import ThreadedRunner
 
-        runner: StageRunner | ThreadedRunner = ThreadedRunner(bus, wiring.stages(args.role))
+        def owns(group: str, partitions: list[tuple[str, int]]) -> None:
+            print(f"yujing run: {group} owns {', '.join(f'{t}/{p}' for t, p in partitions) or 'no partitions'}",
+                  file=sys.stderr, flush=True)
+
+        runner: StageRunner | ThreadedRunner = ThreadedRunner(bus, wiring.stages(args.role), on_assignment=owns)
     else:
         runner = StageRunner(bus, wiring.stages(args.role))
     from yujing import metrics
