@@ -49,6 +49,7 @@ class ThreadedRunner:
         self._idle_since: list[float | None] = [None] * len(stages)
         self._clean_since: list[float | None] = [None] * len(stages)
         self._assigned = [False] * len(stages)
+        self.all_assigned_at: float | None = None  # monotonic time every stage first had partitions
         self._errors: list[BaseException] = []
         self.processed = 0
 
@@ -108,8 +109,11 @@ class ThreadedRunner:
                 stop.wait(0.05)
                 continue
             assigned = consumer is None or bool(consumer.assignment())
-            if assigned:
-                self._assigned[i] = True
+            if assigned and not self._assigned[i]:
+                with self._lock:
+                    self._assigned[i] = True
+                    if all(self._assigned):
+                        self.all_assigned_at = time.monotonic()
             idle = assigned and (consumer is None or consumer.lag() == 0)
             with self._lock:
                 self._idle_since[i] = started if idle else None
