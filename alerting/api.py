@@ -5,9 +5,17 @@ Mounted by :func:`yujing.http.create_app` under ``/api``. Adapter only: storage 
 link signatures are :mod:`yujing.alerting.acklink`. Incident ids contain ``/`` (``platform/signal/episode/level``);
 clients URL-encode them or pass them as they are: the routes accept both.
 
-Acknowledgement link: ``GET /alerts/ack?ref=INCIDENT&sig=HMAC`` acknowledges exactly the signed incident
-(403 on a wrong or missing signature). A GET that changes state can be triggered by mail scanners that
-prefetch links; an acknowledgement only stops escalation to the next contact, so this is accepted.
+Authentication: the search package's bearer tokens and roles (:mod:`yujing.search.access`,
+``yujing token create``). ``analyst``: reads every warning and silence; ``duty`` (an agency's duty
+officer): reads, acknowledges and records outcomes of the warnings routed to its agency only (another
+agency's incident answers 404, as if unknown); ``admin``: everything, and creates/expires silences
+(a silence mutes a warning for every agency). Acks, outcomes and silence changes are recorded under
+the token's user and written to the audit chain. Missing/unknown token: 401; role not allowed: 403.
+
+Acknowledgement link: ``GET /alerts/ack?ref=INCIDENT&sig=HMAC`` needs no token: it acknowledges exactly
+the signed incident (403 on a wrong or missing signature). A GET that changes state can be triggered by
+mail scanners that prefetch links; an acknowledgement only stops escalation to the next contact, so this
+is accepted.
 """
 
 from __future__ import annotations
@@ -16,13 +24,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from yujing.alerting import acklink
 from yujing.alerting.silences import Silence, parse_matchers, validate
 from yujing.alerting.store import AlertStore, HistoryRow, new_silence_id
 from yujing.errors import InputError
+from yujing.search.access import AccessStore, Principal
 
 
 class AckOut(BaseModel):
@@ -49,7 +59,8 @@ class WarningOut(BaseModel):
 
 
 class AckIn(BaseModel):
-    by: str = Field(min_length=1, description="who acknowledges (name or duty post)")
+    by: str = Field("", description="ignored if empty; the acknowledgement is recorded under the token's user, "
+                                    "with a different name given here kept in the note")
     note: str = ""
 
 
@@ -61,7 +72,7 @@ class AckResult(BaseModel):
 
 
 class OutcomeIn(BaseModel):
-    by: str = Field(min_length=1)
+    by: str = Field("", description="as for acknowledgements: recorded under the token's user")
     outcome: str = Field(min_length=1, description='what came of it, e.g. "platform visited, no gathering"')
 
 
@@ -88,7 +99,7 @@ class SilenceOut(BaseModel):
 
 
 class ExpireIn(BaseModel):
-    by: str = Field(min_length=1)
+    by: str = Field("", description="recorded under the token's user")
 
 
 def _invalid(field: str, msg: str, kind: str = "value_error") -> HTTPException:
@@ -111,24 +122,69 @@ def _incident_of(ref: str) -> str:
     return "/".join(ref.strip("/").split("/")[:4])
 
 
-def make_router(store: AlertStore, ack_secret: bytes,
+def make_router(store: AlertStore, ack_secret: bytes, access: AccessStore | Callable[[], AccessStore],
                 now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> APIRouter:
-    """The warnings router; ``ack_secret`` signs one-click links (see :mod:`yujing.alerting.acklink`)."""
+    """The warnings router; ``ack_secret`` signs one-click links (see :mod:`yujing.alerting.acklink`);
+    ``access``: the token store (or a function opening it on first use), shared with the search API."""
     if not ack_secret:
         raise ValueError("make_router needs a non-empty ack_secret (the pseudonym key)")
     router = APIRouter(tags=["alerts"])
+    bearer = HTTPBearer(auto_error=False)
+    opened: list[AccessStore] = [access] if isinstance(access, AccessStore) else []
+
+    def get_access() -> AccessStore:
+        if not opened:
+            assert callable(access)
+            opened.append(access())
+        return opened[0]
+
+    bearer_token = Depends(bearer)
+
+    def principal(creds: HTTPAuthorizationCredentials | None = bearer_token) -> Principal:
+        who = get_access().authenticate(creds.credentials) if creds else None
+        if who is None:
+            raise HTTPException(401, "missing or unknown token; send Authorization: Bearer <token> "
+                                     "(an admin creates one with `yujing token create`)",
+                                headers={"WWW-Authenticate": "Bearer"})
+        return who
+
+    authenticated = Depends(principal)  # (a default value: this module's postponed annotations cannot see locals)
+
+    def scope(who: Principal) -> str:
+        """The agency a duty officer is limited to ('' for analysts and admins)."""
+        return who.agency if who.role == "duty" else ""
+
+    def acting(who: Principal) -> None:
+        if who.role not in ("duty", "admin"):
+            raise HTTPException(403, "an analyst token reads warnings; acknowledging or recording an outcome "
+                                     "needs a duty officer's or an admin token")
+
+    def admin(who: Principal) -> None:
+        if who.role != "admin":
+            raise HTTPException(403, "a silence mutes a warning for every agency: creating or expiring one "
+                                     "needs an admin token (`yujing silence` on the server works too)")
+
+    def visible(who: Principal, incident: str) -> str:
+        """The incident id, if it exists and ``who`` may see it; 404 otherwise (not told it exists)."""
+        incident = _incident_of(incident)
+        if not store.history(incident=incident, agency=scope(who), limit=1):
+            raise HTTPException(404, detail=f"unknown incident {incident!r}; list them with GET /api/alerts")
+        return incident
+
+    def audit(who: Principal, action: str, query: dict[str, Any], results: int, ts: datetime) -> None:
+        get_access().audit(who, action, query, results, ts)
 
     def _ack(incident: str, by: str, note: str) -> AckResult:
-        incident = _incident_of(incident)
-        if not store.known_incident(incident):
-            raise HTTPException(404, detail=f"unknown incident {incident!r}; list them with GET /api/alerts")
         ts = now()
         store.acknowledge(incident, by, ts, note)
         rows = store.history(incident=incident, limit=1)
         return AckResult(incident=incident, by=by, ts=ts.isoformat(), acks=_warning(rows[0]).acks)
 
+    def _note(who: Principal, by: str, note: str) -> str:
+        return note if not by or by == who.user else f"{note} (报告人: {by})".strip()
+
     @router.get("/alerts", response_model=list[WarningOut], summary="Warnings history, newest first")
-    def list_alerts(platform: str = "", signal: str = "", level: str = "",
+    def list_alerts(who: Principal = authenticated, platform: str = "", signal: str = "", level: str = "",
                     text: str = Query("", description="substring of the Chinese summary or explanation"),
                     outcome: str = "", since: datetime | None = None, until: datetime | None = None,
                     limit: int = Query(100, ge=1, le=1000)) -> list[WarningOut]:
@@ -137,49 +193,66 @@ def make_router(store: AlertStore, ack_secret: bytes,
                 raise HTTPException(422, detail=[{"loc": ["query", name], "msg": "needs a UTC offset",
                                                   "type": "value_error"}])
         rows = store.history(platform=platform, signal=signal, level=level, text=text, outcome=outcome,
-                             since=since, until=until, limit=limit)
+                             since=since, until=until, agency=scope(who), limit=limit)
+        audit(who, "alerts", {"platform": platform, "signal": signal, "level": level, "text": text,
+                              "outcome": outcome, "since": since, "until": until}, len(rows), now())
         return [_warning(r) for r in rows]
 
-    @router.get("/alerts/ack", response_model=AckResult, summary="One-click acknowledgement from a message link",
+    @router.get("/alerts/ack", response_model=AckResult, summary="One-click acknowledgement from a message link "
+                "(no token: the signature is the credential)",
                 responses={403: {"description": "signature does not match this ref"}})
     def ack_link(ref: str = Query(min_length=1), sig: str = Query(min_length=1),
                  by: str = Query("一键确认链接", min_length=1, description="self-declared; not signed")) -> AckResult:
         if not acklink.verify(ack_secret, ref, sig):
             raise HTTPException(403, detail="bad signature for this ref: use the link exactly as sent")
-        return _ack(ref, by, "via link")
-
-    @router.post("/alerts/{incident:path}/ack", response_model=AckResult, summary="Acknowledge an incident",
-                 responses={404: {"description": "unknown incident"}})
-    def ack(incident: str, body: AckIn) -> AckResult:
-        return _ack(incident, body.by, body.note)
-
-    @router.post("/alerts/{incident:path}/outcome", response_model=WarningOut,
-                 summary="Record what came of an incident", responses={404: {"description": "unknown incident"}})
-    def outcome(incident: str, body: OutcomeIn) -> WarningOut:
-        incident = _incident_of(incident)
+        incident = _incident_of(ref)
         if not store.known_incident(incident):
             raise HTTPException(404, detail=f"unknown incident {incident!r}")
-        store.set_outcome(incident, body.by, now(), body.outcome)
+        result = _ack(incident, by, "via link")
+        audit(Principal(by, "link"), "alerts-ack", {"incident": incident, "via": "signed link"}, 1, now())
+        return result
+
+    @router.post("/alerts/{incident:path}/ack", response_model=AckResult, summary="Acknowledge an incident",
+                 responses={403: {"description": "analyst token"}, 404: {"description": "unknown incident"}})
+    def ack(incident: str, body: AckIn, who: Principal = authenticated) -> AckResult:
+        acting(who)
+        incident = visible(who, incident)
+        result = _ack(incident, who.user, _note(who, body.by, body.note))
+        audit(who, "alerts-ack", {"incident": incident}, 1, now())
+        return result
+
+    @router.post("/alerts/{incident:path}/outcome", response_model=WarningOut,
+                 summary="Record what came of an incident",
+                 responses={403: {"description": "analyst token"}, 404: {"description": "unknown incident"}})
+    def outcome(incident: str, body: OutcomeIn, who: Principal = authenticated) -> WarningOut:
+        acting(who)
+        incident = visible(who, incident)
+        store.set_outcome(incident, who.user, now(), body.outcome if not body.by or body.by == who.user
+                          else f"{body.outcome} (报告人: {body.by})")
+        audit(who, "alerts-outcome", {"incident": incident}, 1, now())
         return _warning(store.history(incident=incident, limit=1)[0])
 
     @router.get("/alerts/{incident:path}", response_model=list[WarningOut],
                 summary="Every notification of one incident", responses={404: {"description": "unknown incident"}})
-    def get_incident(incident: str) -> list[WarningOut]:
-        rows = store.history(incident=_incident_of(incident), limit=1000)
+    def get_incident(incident: str, who: Principal = authenticated) -> list[WarningOut]:
+        rows = store.history(incident=_incident_of(incident), agency=scope(who), limit=1000)
+        audit(who, "alerts-incident", {"incident": _incident_of(incident)}, len(rows), now())
         if not rows:
             raise HTTPException(404, detail=f"unknown incident {incident!r}")
         return [_warning(r) for r in rows]
 
     @router.get("/silences", response_model=list[SilenceOut], tags=["silences"], summary="Silences")
-    def list_silences(active: bool | None = Query(None, description="only active (true) or inactive (false)")
-                      ) -> list[SilenceOut]:
+    def list_silences(who: Principal = authenticated, active: bool | None = Query(
+            None, description="only active (true) or inactive (false)")) -> list[SilenceOut]:
         t = now()
         out = [_silence(s, t) for s in store.silences()]
         return [s for s in out if active is None or s.active == active]
 
     @router.post("/silences", response_model=SilenceOut, status_code=201, tags=["silences"],
-                 summary="Create a silence (creator and expiry required)")
-    def create_silence(body: SilenceIn) -> SilenceOut:
+                 summary="Create a silence (admin; creator and expiry required)",
+                 responses={403: {"description": "not an admin token"}})
+    def create_silence(body: SilenceIn, who: Principal = authenticated) -> SilenceOut:
+        admin(who)
         t = now()
         try:
             matchers = parse_matchers(f"{k}={','.join(v)}" for k, v in body.matchers.items())
@@ -197,14 +270,18 @@ def make_router(store: AlertStore, ack_secret: bytes,
             raise _invalid(field, exc.detail or str(exc)) from exc
         silence = Silence(new_silence_id(), matchers, body.creator, body.comment, starts, ends)
         store.add_silence(silence)
+        audit(who, "silence-add", {"id": silence.id, "matchers": body.matchers, "ends": ends}, 1, t)
         return _silence(silence, t)
 
     @router.post("/silences/{silence_id}/expire", response_model=SilenceOut, tags=["silences"],
-                 summary="Expire a silence now", responses={404: {"description": "unknown silence"}})
-    def expire_silence(silence_id: str, body: ExpireIn) -> SilenceOut:
+                 summary="Expire a silence now (admin)",
+                 responses={403: {"description": "not an admin token"}, 404: {"description": "unknown silence"}})
+    def expire_silence(silence_id: str, body: ExpireIn, who: Principal = authenticated) -> SilenceOut:
+        admin(who)
         t = now()
-        if not store.expire_silence(silence_id, body.by, t):
+        if not store.expire_silence(silence_id, who.user, t):
             raise HTTPException(404, detail=f"unknown silence {silence_id!r}; list them with GET /api/silences")
+        audit(who, "silence-expire", {"id": silence_id}, 1, t)
         return next(_silence(s, t) for s in store.silences() if s.id == silence_id)
 
     return router

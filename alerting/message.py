@@ -51,6 +51,9 @@ def render(alert: Alert, contact: str = "") -> Message:
     ack = ex.get("ack_url")
     if ack:
         lines.append(f"确认：{ack}")
+    escalation = ex.get("escalation")
+    if isinstance(escalation, dict):  # sent to the next contact: the previous one did not acknowledge in time
+        lines.insert(1, f"升级通知：{escalation.get('previous') or '上一联系人'}在{escalation.get('after')}内未确认")
     if contact:
         lines.insert(1, f"接收人：{contact}")
     text = "\n".join(lines)

@@ -92,6 +92,11 @@ class Rule:
         )
         return [f"{name} {value:.3g} < {need:g}" for name, value, need in checks if value < need]
 
+    def met(self, f: Figures) -> bool:
+        """Every condition holds (what :meth:`unmet` says, without building its messages)."""
+        return (f.posts >= self.min_posts and f.weighted >= self.min_weighted and f.authors >= self.min_authors
+                and f.stories >= self.min_stories and f.share >= self.min_share and f.spike >= self.min_spike)
+
     def conditions(self) -> dict[str, float]:
         return {c: getattr(self, c) for c in _CONDITIONS}
 
@@ -149,7 +154,7 @@ def evaluate(rules: Sequence[Rule], figures: Mapping[timedelta, Figures]) -> Ver
     best: Rule | None = None
     for rule in rules:
         f = figures.get(rule.window)
-        if f is None or rule.unmet(f):
+        if f is None or not rule.met(f):
             continue
         if best is None or rule.level.rank > best.level.rank:
             best = rule

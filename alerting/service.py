@@ -11,7 +11,6 @@ time; acknowledgements and silences come from the optional durable store.
 from __future__ import annotations
 
 import json
-from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -26,7 +25,7 @@ from yujing.alerting.rules import RuleSet, Verdict, evaluate, load_rules
 from yujing.alerting.silences import Silence, silenced_by
 from yujing.alerting.simhash import Clusters
 from yujing.alerting.store import AlertStore
-from yujing.alerting.windows import EXCERPT_CHARS, Entry, SignalWindow
+from yujing.alerting.windows import EXCERPT_CHARS, Entry, SignalWindow, Times
 from yujing.records import SIGNALS, Alert, AlertStatus, Level, ScoredPost, Signal
 from yujing.registry import Registry
 
@@ -36,7 +35,7 @@ _SLACK = timedelta(hours=1)
 
 @dataclass
 class _Platform:
-    totals: deque[datetime]
+    totals: Times  # every post's time (the share's denominator), sorted
     clusters: Clusters
     signals: dict[Signal, SignalWindow]
 
@@ -123,17 +122,16 @@ class Alerting:
         ps = self._platforms.get(name)
         if ps is None:
             nd = self.rules.near_duplicate
-            ps = _Platform(deque(), Clusters(nd.shingle, nd.max_distance),
+            ps = _Platform(Times(), Clusters(nd.shingle, nd.max_distance),
                            {s: SignalWindow(self.rules.baseline) for s in SIGNALS})
             self._platforms[name] = ps
         return ps
 
     def _count(self, name: str, post: ScoredPost, now: datetime) -> list[Signal]:
         ps = self._platform(name)
-        ps.totals.append(post.ts)
+        ps.totals.add(post.ts)
         horizon = now - self.rules.horizon - _SLACK
-        while ps.totals and ps.totals[0] <= horizon:
-            ps.totals.popleft()
+        ps.totals.evict(horizon)
         counted = [s for s in SIGNALS if post.scores.get(s) >= self.rules.min_probability]
         cluster = ps.clusters.assign(post.post.text) if counted else -1
         for signal in counted:
@@ -272,7 +270,7 @@ class Alerting:
         self.watermark = datetime.fromisoformat(state["watermark"]) if state["watermark"] else None
         for name, ps in state["platforms"].items():
             target = self._platform(name)
-            target.totals = deque(datetime.fromisoformat(t) for t in ps["totals"])
+            target.totals = Times(datetime.fromisoformat(t) for t in ps["totals"])
             target.clusters.load(ps["clusters"])
             for s, w in ps["signals"].items():
                 target.signals[Signal(s)].load(w)
@@ -300,10 +298,17 @@ def _incident_of(ref: str) -> str:
 
 
 def build_alerting(registry: Registry, rules_path: Path | None = None, routes_path: Path | None = None, *,
-                   store: AlertStore | None = None, ack_url: str = "", ack_secret: bytes = b"") -> Alerting:
-    """The composition root's entry point: load and validate rules and routes (defaults if None)."""
-    return Alerting(registry, load_rules(rules_path), load_routes(routes_path), store=store, ack_url=ack_url,
-                    ack_secret=ack_secret)
+                   store: AlertStore | None = None, ack_url: str = "", ack_secret: bytes = b"",
+                   page_unacknowledged: bool = True) -> Alerting:
+    """The composition root's entry point: load and validate rules and routes (defaults if None).
+
+    ``page_unacknowledged=False``: no event-time paging of the next contact (the live service pages on
+    the wall-clock acknowledgement timer instead, :mod:`yujing.alerting.escalation`)."""
+    rules, routing = load_rules(rules_path), load_routes(routes_path)
+    n = routing.notify
+    policy = Policy(rules.deescalate_after, rules.resolve_after, n.repeat_interval, n.ack_timeout,
+                    max_contact_step=2 if page_unacknowledged else 0)
+    return Alerting(registry, rules, routing, store=store, ack_url=ack_url, ack_secret=ack_secret, policy=policy)
 
 
 def collect(alerting: Alerting, posts: Iterable[ScoredPost]) -> list[Alert]:

@@ -99,9 +99,13 @@ class AlertStore:
 
     def history(self, *, platform: str = "", signal: str = "", level: str = "", text: str = "",
                 since: datetime | None = None, until: datetime | None = None, outcome: str = "",
-                incident: str = "", limit: int = 100) -> list[HistoryRow]:
-        """Search the history, newest first. ``text`` matches the Chinese summary and body."""
+                incident: str = "", agency: str = "", limit: int = 100) -> list[HistoryRow]:
+        """Search the history, newest first. ``text`` matches the Chinese summary and body;
+        ``agency``: only warnings routed to that agency (a duty officer's view)."""
         where, args = ["1=1"], []
+        if agency:
+            where.append("EXISTS (SELECT 1 FROM json_each(json_extract(body, '$.agencies')) WHERE value = ?)")
+            args.append(agency)
         for column, value in (("platform", platform), ("signal", signal), ("level", level), ("outcome", outcome),
                               ("incident", incident)):
             if value:

@@ -15,10 +15,12 @@ from html import escape
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, HTTPException, Query
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
 
 from yujing.records import Alert, Level, ScoredPost, Signal
+from yujing.search.access import Principal
+from yujing.search.api import TOKEN_COOKIE, token_reader
 
 LEVEL_COLOURS = {Level.BLUE: "#1f60c4", Level.YELLOW: "#e0b400", Level.ORANGE: "#fa6400", Level.RED: "#c4162a"}
 LEVEL_NAMES = {Level.BLUE: "蓝", Level.YELLOW: "黄", Level.ORANGE: "橙", Level.RED: "红"}
@@ -183,11 +185,12 @@ POST_CAP = 5000
 
 
 def load_situation(store_url: str, registry_path: Any = None, *, now: datetime | None = None,
-                   hours: int = 24) -> dict[str, Any]:
+                   hours: int = 24, agency: str = "") -> dict[str, Any]:
     """The situation in the window ``[now - hours, now)`` (event time), read with since/until.
 
     ``now`` defaults to just after the latest event in the store (event time, so a replayed or
-    historical store shows its own last day, not an empty wall-clock one)."""
+    historical store shows its own last day, not an empty wall-clock one). ``agency`` (a duty
+    officer's) keeps only the warnings routed to it; post counts stay whole."""
     from yujing.search.filters import AlertQuery, check_window
     from yujing.search.incident import SearchBackend
     from yujing.search.open import open_store
@@ -200,7 +203,8 @@ def load_situation(store_url: str, registry_path: Any = None, *, now: datetime |
         backend: SearchBackend = store  # type: ignore[assignment]
         end = now if now is not None else _after_latest_event(backend)
         start = end - timedelta(hours=hours)
-        alerts = backend.search_alerts(AlertQuery(since=start, until=end, size=ALERT_CAP))
+        alerts = backend.search_alerts(AlertQuery(since=start, until=end, size=ALERT_CAP,
+                                                  agencies=(agency,) if agency else ()))
         found = backend.search(SearchQuery(since=start, until=end, size=POST_CAP, sort="newest"))
     finally:
         store.close()
@@ -240,38 +244,68 @@ def _district_lookup(registry_path: Any) -> Callable[[str], str]:
 
 
 def make_situation_router(store_url: Callable[[], str], registry_path: Callable[[], Any] = lambda: None,
-                          refresh: int = 60) -> APIRouter:
+                          refresh: int = 60, *, access: Callable[[], Any]) -> APIRouter:
+    """``access`` opens the search API's ``AccessStore``: every route needs one of its tokens
+    (``Authorization: Bearer``, or the cookie set by opening ``/situation?token=…`` once). A duty
+    officer sees its agency's warnings; incident views are audited like the search API's."""
     router = APIRouter(tags=["situation"])
+    reader = Depends(token_reader(access))
+    page_reader = Depends(token_reader(access, query_token=True))
 
-    def load(now: datetime | None, hours: int) -> dict[str, Any]:
+    def agency_of(who: Principal) -> str:
+        return who.agency if who.role == "duty" else ""
+
+    def load(now: datetime | None, hours: int, who: Principal) -> dict[str, Any]:
         from yujing.errors import InputError
 
         try:
-            return load_situation(store_url(), registry_path(), now=now, hours=hours)
+            return load_situation(store_url(), registry_path(), now=now, hours=hours, agency=agency_of(who))
         except InputError as exc:
             raise HTTPException(400, str(exc)) from exc
 
+    def login(request: Request) -> RedirectResponse | None:
+        """``?token=`` on a page: set the cookie and drop the token from the address bar."""
+        if "token" not in request.query_params:
+            return None
+        rest = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
+        target = request.url.path + ("?" + "&".join(f"{quote(k)}={quote(v)}" for k, v in rest) if rest else "")
+        response = RedirectResponse(target, status_code=303)
+        response.set_cookie(TOKEN_COOKIE, request.query_params["token"], httponly=True, samesite="strict",
+                            secure=request.url.scheme == "https", path="/")
+        return response
+
     @router.get("/situation.json")
-    def situation_json(now: datetime | None = None, hours: int = Query(24, ge=1, le=24 * 31)) -> dict[str, Any]:
+    def situation_json(who: Principal = reader, now: datetime | None = None,
+                       hours: int = Query(24, ge=1, le=24 * 31)) -> dict[str, Any]:
         """The window ``[now - hours, now)``; ``now`` (ISO 8601 with an offset, event time) defaults
         to just after the latest event in the store."""
-        return load(now, hours)
+        return load(now, hours, who)
 
-    @router.get("/situation", response_class=HTMLResponse)
-    def situation_html(now: datetime | None = None, hours: int = Query(24, ge=1, le=24 * 31)) -> str:
-        return render_situation(load(now, hours), refresh)
+    @router.get("/situation", response_class=HTMLResponse, response_model=None)
+    def situation_html(request: Request, who: Principal = page_reader, now: datetime | None = None,
+                       hours: int = Query(24, ge=1, le=24 * 31)) -> str | RedirectResponse:
+        return login(request) or render_situation(load(now, hours, who), refresh)
 
-    @router.get("/incidents/{key:path}", response_class=HTMLResponse)
-    def incident_html(key: str) -> str:
+    @router.get("/incidents/{key:path}", response_class=HTMLResponse, response_model=None)
+    def incident_html(request: Request, key: str, who: Principal = page_reader) -> str | RedirectResponse:
+        from yujing.clock import SystemClock
         from yujing.search.incident import SearchBackend, incident
         from yujing.search.open import open_store
+        from yujing.search.service import visible_alert
 
+        redirect = login(request)
+        if redirect is not None:
+            return redirect
         store = open_store(store_url())
         try:
             backend: SearchBackend = store  # type: ignore[assignment]
             found = incident(backend, key)
         finally:
             store.close()
+        if found is not None and not visible_alert(who, found.alert):
+            found = None  # a duty officer is not told that another agency's warning exists
+        access().audit(who, "incident", {"key": key, "via": "situation"},
+                       0 if found is None else len(found.posts), SystemClock().now())
         if found is None:
             raise HTTPException(404, f"no warning with key {key!r}")
         d = found.to_dict()

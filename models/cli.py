@@ -79,6 +79,13 @@ def _add_eval(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "file", nargs="?", type=Path, help="JSONL with text,rumour,panic,gathering (default: models/data/test.jsonl)"
     )
     p.add_argument("--real", type=Path, help="evaluate on the annotated real texts of this shared data folder instead")
+    p.add_argument(
+        "--attribution",
+        type=Path,
+        metavar="DATA_DIR",
+        help="measure platform attribution instead: FinNSP posts against the 5,085-name registry of this shared "
+        "data folder",
+    )
     p.add_argument("--model", help="model name (see `yujing models`; default: the fine-tuned default)")
     p.add_argument("--worst", type=int, default=10, help="how many worst examples to show (default: %(default)s)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -213,6 +220,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from yujing.models.dataset import read_examples
     from yujing.models.zoo import load_scorer
 
+    if args.attribution:
+        from yujing.models import attribution_eval
+
+        reports = [attribution_eval.evaluate(args.attribution, fuzzy=f, show=args.worst) for f in (True, False)]
+        print(json.dumps(reports, ensure_ascii=False, indent=1) if args.json else attribution_eval.human(reports))
+        return 0
     examples = load_real(args.real) if args.real else read_examples(args.file or DATA_DIR / "test.jsonl")
     report = evaluate(load_scorer(args.model), examples, args.worst)
     if args.json:

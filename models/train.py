@@ -45,9 +45,9 @@ class TrainConfig:
     name: str = "e5-zh-ft"
     version: str = "1"
     depth: int = 12
-    train_from: int = 8
-    epochs: int = 10
-    patience: int = 3
+    train_from: int = 10
+    epochs: int = 6
+    patience: int = 2
     batch_size: int = 16
     lr: float = 1e-4
     head_lr: float = 2e-3

@@ -2,7 +2,8 @@
 
 Tokens: random secrets shown once; only their SHA-256 is stored. Roles: ``analyst`` (search, export,
 saved searches), ``duty`` (an agency's duty officer: sees only warnings routed to its agency),
-``admin`` (everything, and token management).
+``admin`` (everything, and token management), ``viewer`` (reads the situation board only: a
+duty-room screen, Grafana's Infinity data source; no search).
 
 Audit: an append-only SQLite table. Triggers refuse UPDATE and DELETE, and each row carries
 ``hash = sha256(prev_hash + row)``, so an edit made by going around the triggers (a copied file,
@@ -25,7 +26,8 @@ from typing import Any
 from yujing.errors import InputError
 from yujing.records import Agency
 
-ROLES = ("analyst", "duty", "admin")
+ROLES = ("analyst", "duty", "admin", "viewer")
+SAVED_KINDS = ("posts", "alerts")  # what a saved search runs: a post search or a warning search
 _GENESIS = "0" * 64
 
 _SCHEMA = """
@@ -41,7 +43,7 @@ CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
   BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TABLE IF NOT EXISTS saved (
   id INTEGER PRIMARY KEY, user TEXT NOT NULL, name TEXT NOT NULL, params TEXT NOT NULL, created TEXT NOT NULL,
-  UNIQUE (user, name));
+  kind TEXT NOT NULL DEFAULT 'posts', UNIQUE (user, name));
 """
 
 
@@ -55,6 +57,11 @@ class Principal:
         if action == "admin":
             return self.role == "admin"
         return self.role in ROLES
+
+    @property
+    def saved_kinds(self) -> tuple[str, ...]:
+        """The saved searches this role may create, see and run: a duty officer searches warnings only."""
+        return {"duty": ("alerts",), "viewer": ()}.get(self.role, SAVED_KINDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +91,8 @@ class AccessStore:
         self.path = path
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.executescript(_SCHEMA)
+        if not self._db.execute("SELECT 1 FROM pragma_table_info('saved') WHERE name = 'kind'").fetchone():
+            self._db.execute("ALTER TABLE saved ADD COLUMN kind TEXT NOT NULL DEFAULT 'posts'")  # older files
 
     def close(self) -> None:
         self._db.close()
@@ -167,20 +176,25 @@ class AccessStore:
         return problems
 
     # ---- saved searches ------------------------------------------------------------------------
-    def save_search(self, user: str, name: str, params: dict[str, Any], now: datetime) -> int:
+    def save_search(self, user: str, name: str, params: dict[str, Any], now: datetime, kind: str = "posts") -> int:
         if not name.strip():
             raise InputError("bad_name", "a saved search needs a name")
+        if kind not in SAVED_KINDS:
+            raise InputError("bad_kind", f"saved search kind {kind!r}; use one of {', '.join(SAVED_KINDS)}")
         with self._tx() as db:
-            cur = db.execute("INSERT OR REPLACE INTO saved (user,name,params,created) VALUES (?,?,?,?)",
-                             (user, name, json.dumps(params, ensure_ascii=False, sort_keys=True), now.isoformat()))
+            cur = db.execute("INSERT OR REPLACE INTO saved (user,name,params,created,kind) VALUES (?,?,?,?,?)",
+                             (user, name, json.dumps(params, ensure_ascii=False, sort_keys=True), now.isoformat(),
+                              kind))
         return int(cur.lastrowid or 0)
 
-    def saved_searches(self, user: str) -> list[dict[str, Any]]:
-        rows = self._db.execute("SELECT id,name,params,created FROM saved WHERE user=? ORDER BY id", (user,))
-        return [{"id": i, "name": n, "params": json.loads(p), "created": c} for i, n, p, c in rows]
+    def saved_searches(self, user: str, kinds: tuple[str, ...] = SAVED_KINDS) -> list[dict[str, Any]]:
+        """``user``'s own saved searches of these kinds (nobody lists another user's)."""
+        rows = self._db.execute(f"SELECT id,name,kind,params,created FROM saved WHERE user=? AND kind IN "
+                                f"({','.join('?' * len(kinds))}) ORDER BY id", (user, *kinds))
+        return [{"id": i, "name": n, "kind": k, "params": json.loads(p), "created": c} for i, n, k, p, c in rows]
 
-    def saved_search(self, user: str, sid: int) -> dict[str, Any] | None:
-        return next((s for s in self.saved_searches(user) if s["id"] == sid), None)
+    def saved_search(self, user: str, sid: int, kinds: tuple[str, ...] = SAVED_KINDS) -> dict[str, Any] | None:
+        return next((s for s in self.saved_searches(user, kinds) if s["id"] == sid), None)
 
     def delete_saved(self, user: str, sid: int) -> bool:
         with self._tx() as db:

@@ -5,7 +5,7 @@ incident view and export is written to the audit log. Authors appear only as pse
 """
 
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -80,12 +80,15 @@ class IncidentOut(BaseModel):
 
 class SavedIn(BaseModel):
     name: str = Field(examples=["鑫盛贷 挤兑"])
+    kind: Literal["posts", "alerts"] = Field("posts", description="posts: a post search (analysts, admins); "
+                                             "alerts: a warning search (every role; duty officers: own agency)")
     params: dict[str, Any] = Field(examples=[{"q": "提现 OR 跑路", "platform": ["鑫盛贷"], "signal": "panic"}])
 
 
 class SavedOut(BaseModel):
     id: int
     name: str
+    kind: str
     params: dict[str, Any]
     created: str
 
@@ -138,6 +141,9 @@ def make_router(settings: Settings, store: SearchBackend | None = None, access: 
             raise HTTPException(401, "missing or unknown token; send Authorization: Bearer <token> "
                                      "(an admin creates one with `yujing token create`)",
                                 headers={"WWW-Authenticate": "Bearer"})
+        if who.role == "viewer":
+            raise HTTPException(403, "a viewer token reads the situation board (/situation, /situation.json) "
+                                     "only; searching needs an analyst or duty token")
         return who
 
     Who = Annotated[Principal, Depends(principal)]
@@ -191,34 +197,54 @@ def make_router(settings: Settings, store: SearchBackend | None = None, access: 
         return StreamingResponse(lines, media_type=media,
                                  headers={"Content-Disposition": f'attachment; filename="yujing-export.{format}"'})
 
-    @router.get("/saved", response_model=list[SavedOut], summary="Your saved searches")
+    @router.get("/saved", response_model=list[SavedOut], summary="Your saved searches (those your role may run)")
     def list_saved(who: Who) -> list[SavedOut]:
-        return [SavedOut(**s) for s in get_access().saved_searches(who.user)]
+        return [SavedOut(**s) for s in get_access().saved_searches(who.user, who.saved_kinds)]
 
     @router.post("/saved", response_model=SavedOut, status_code=201, summary="Save a search")
     def create_saved(who: Who, body: SavedIn) -> SavedOut:
-        analyst(who)
+        if body.kind not in who.saved_kinds:
+            raise HTTPException(403, f"a {who.role} token saves {' or '.join(who.saved_kinds)} searches, "
+                                     f"not {body.kind}")
         try:
-            SearchParams(**body.params).to_query()
+            params = SearchParams(**body.params)
+            if body.kind == "posts":
+                params.to_query()
+            else:
+                service.alert_query(who, params)
         except (TypeError, YujingError) as exc:
             raise HTTPException(400, f"params: {exc}") from exc
-        sid = get_access().save_search(who.user, body.name, body.params, clk.now())
+        sid = get_access().save_search(who.user, body.name, body.params, clk.now(), kind=body.kind)
         saved = get_access().saved_search(who.user, sid)
         assert saved is not None
         return SavedOut(**saved)
 
-    @router.get("/saved/{sid}/run", response_model=SearchOut, summary="Run a saved search")
-    def run_saved(who: Who, sid: int, request: Request) -> SearchOut:
+    @router.get("/saved/{sid}/run", response_model=SearchOut | list[AlertOut],
+                summary="Run a saved search (posts: a SearchOut; alerts: the warnings)")
+    def run_saved(who: Who, sid: int, request: Request) -> SearchOut | list[AlertOut]:
         saved = get_access().saved_search(who.user, sid)
         if saved is None:
             raise HTTPException(404, f"no saved search {sid} of yours")
+        if saved["kind"] not in who.saved_kinds:
+            raise HTTPException(403, f"saved search {sid} is a {saved['kind']} search, which a {who.role} "
+                                     "token may not run")
         extra: dict[str, Any] = {}
         if "cursor" in request.query_params:
             extra["cursor"] = request.query_params["cursor"]
         if "size" in request.query_params:
             extra["size"] = int(request.query_params["size"])
         params = SearchParams(**{**saved["params"], **extra})
-        return search_posts(who, params)
+        try:
+            if saved["kind"] == "alerts":
+                alerts = service.run_alert_search(get_store(), get_access(), who, params, now=clk.now(), saved=sid)
+                return [AlertOut(**a.to_dict()) for a in alerts]
+            analyst(who)
+            result = service.run_search(get_store(), get_access(), who, params, now=clk.now(), saved=sid)
+        except (TypeError, YujingError) as exc:
+            raise HTTPException(400, str(exc)) from exc
+        return SearchOut(total=result.total, next_cursor=service.next_cursor(result, params.size),
+                         hits=[HitOut(post=_post(h.post), highlight=h.highlight) for h in result.hits],
+                         facets=result.facets, histogram=list(result.histogram))
 
     @router.delete("/saved/{sid}", status_code=204, summary="Delete a saved search")
     def delete_saved(who: Who, sid: int) -> None:
@@ -230,3 +256,40 @@ def make_router(settings: Settings, store: SearchBackend | None = None, access: 
 
 def access_path(settings: Settings) -> Path:
     return settings.data_dir / "access.db"
+
+
+# ---- the same tokens for other routers (the situation board) ------------------------------------
+TOKEN_COOKIE = "yujing_token"
+
+
+def shared_access(settings: Settings) -> Callable[[], AccessStore]:
+    """``<data_dir>/access.db``, opened on first use and kept."""
+    opened: list[AccessStore] = []
+
+    def get() -> AccessStore:
+        if not opened:
+            opened.append(AccessStore(access_path(settings)))
+        return opened[0]
+
+    return get
+
+
+def token_reader(access: Callable[[], AccessStore], query_token: bool = False) -> Callable[..., Principal]:
+    """A FastAPI dependency: the caller's ``Principal`` from ``Authorization: Bearer <token>`` (what
+    Grafana's Infinity data source sends), else the ``yujing_token`` cookie, else (``query_token``,
+    HTML pages only) ``?token=``; 401 without a valid one. Every role may read."""
+    bearer = HTTPBearer(auto_error=False)
+
+    def read(request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal:
+        secret = creds.credentials if creds else request.cookies.get(TOKEN_COOKIE, "")
+        if not secret and query_token:
+            secret = request.query_params.get("token", "")
+        who = access().authenticate(secret) if secret else None
+        if who is None:
+            raise HTTPException(401, "missing or unknown token; send Authorization: Bearer <token> (Grafana: the "
+                                     "data source's header), or open /situation?token=<token> once in a browser "
+                                     "(a viewer token is enough: `yujing token create --role viewer`)",
+                                headers={"WWW-Authenticate": "Bearer"})
+        return who
+
+    return read

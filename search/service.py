@@ -74,9 +74,10 @@ def next_cursor(result: SearchResult, size: int) -> str:
 
 
 def run_search(store: SearchBackend, access: AccessStore, who: Principal, params: SearchParams,
-               action: str = "search", now: datetime | None = None) -> SearchResult:
+               action: str = "search", now: datetime | None = None, saved: int | None = None) -> SearchResult:
     result = store.search(params.to_query())
-    access.audit(who, action, params.to_dict(), result.total, now or SystemClock().now())
+    audited = params.to_dict() if saved is None else {**params.to_dict(), "saved": saved}
+    access.audit(who, action, audited, result.total, now or SystemClock().now())
     return result
 
 
@@ -98,9 +99,12 @@ def alert_query(who: Principal, params: SearchParams) -> AlertQuery:
 
 
 def run_alert_search(store: SearchBackend, access: AccessStore, who: Principal, params: SearchParams,
-                     now: datetime | None = None) -> list[Alert]:
+                     now: datetime | None = None, saved: int | None = None) -> list[Alert]:
+    """Warnings matching ``params``; a duty officer's are always cut to its agency (from the token,
+    never from the parameters, so a saved search cannot widen it)."""
     alerts = [a for a in store.search_alerts(alert_query(who, params)) if visible_alert(who, a)]
-    access.audit(who, "search-alerts", params.to_dict(), len(alerts), now or SystemClock().now())
+    audited = params.to_dict() if saved is None else {**params.to_dict(), "saved": saved}
+    access.audit(who, "search-alerts", audited, len(alerts), now or SystemClock().now())
     return alerts
 
 

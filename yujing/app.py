@@ -72,7 +72,8 @@ def build_alerting(settings: Settings, registry: Registry, rules: Path | None = 
     store = AlertStore(settings.data_dir / "alerts.db") if history else None
     ack = (load_receivers(settings.receivers).ack_url, settings.key) if history else ("", b"")  # signed links
     return _build(registry, rules_path=rules or settings.rules, routes_path=settings.routes, store=store,
-                  ack_url=ack[0], ack_secret=ack[1])
+                  ack_url=ack[0], ack_secret=ack[1],
+                  page_unacknowledged=not history)  # live: live_delivery pages on the ack timer instead
 
 
 @dataclass
@@ -90,15 +91,21 @@ class Delivery:
 def live_delivery(settings: Settings, echo: Callable[[Sequence[Alert]], None] | None = None) -> Delivery:
     """Warnings are fanned out to each routed agency's current contact into ``<data_dir>/outbox.db``;
     the worker delivers with retries, and a restart resends what was not confirmed."""
+    from yujing.alerting.escalation import Escalator
     from yujing.alerting.outbox import DeliveryWorker, Outbox
     from yujing.alerting.receivers import fan_out, load_receivers
+    from yujing.alerting.store import AlertStore
     from yujing.clock import SystemClock
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     receivers = load_receivers(settings.receivers)
     outbox = Outbox(settings.data_dir / "outbox.db")
     clock = SystemClock()
-    worker = DeliveryWorker(outbox, receivers.channels, clock,
+    # Escalation on the acknowledgement timer (wall clock): acks come from alerts.db (API, link, CLI).
+    escalator = Escalator(outbox, receivers, AlertStore(settings.data_dir / "alerts.db").acked_incidents,
+                          on_escalate=lambda e: print(f"yujing: {e.incident}: {e.because}; notifying {e.agency} "
+                                                      f"contact {e.step + 1}", file=sys.stderr))
+    worker = DeliveryWorker(outbox, receivers.channels, clock, escalate=escalator.run,
                             on_error=lambda idem, err: print(f"yujing: delivery of {idem} failed, will retry: {err}",
                                                              file=sys.stderr))
 

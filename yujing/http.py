@@ -23,6 +23,7 @@ from yujing.dashboards.situation import make_situation_router
 from yujing.ingestion.intake import LazyBus
 from yujing.ingestion.intake import make_router as make_intake_router
 from yujing.search.api import make_router as make_search_router
+from yujing.search.api import shared_access
 from yujing.settings import Settings
 
 
@@ -31,10 +32,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Yujing 预警 API", version=__version__,
                   description="Search, warnings, acknowledgements, intake and metrics of Yujing.")
     app.include_router(metrics.make_metrics_router())
-    app.include_router(make_situation_router(lambda: settings.store_url, lambda: settings.registry_path))
+    access = shared_access(settings)  # the search API's tokens, shared by every router that checks one
+    app.include_router(make_situation_router(lambda: settings.store_url, lambda: settings.registry_path,
+                                             access=access))
     app.include_router(make_search_router(settings))
     app.include_router(make_intake_router(LazyBus(lambda: open_bus(settings.bus_url)), settings.key))
-    app.include_router(make_alerts_router(AlertStore(settings.data_dir / "alerts.db"), settings.key), prefix="/api")
+    app.include_router(make_alerts_router(AlertStore(settings.data_dir / "alerts.db"), settings.key, access),
+                       prefix="/api")
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

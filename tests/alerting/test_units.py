@@ -103,3 +103,69 @@ def test_blue_needs_no_ack_but_repeats() -> None:
     assert notice is None
     inc, notice = step(inc, Level.BLUE, "r_b", T0 + 12 * H, POLICY)
     assert notice is not None and notice.reason is Reason.REPEAT and notice.key.endswith("/repeat1")
+
+
+# ---- the fast paths agree with the plain references (seeded random data, late posts included) -------
+
+def test_sliding_windows_match_the_plain_scan_with_late_posts_and_eviction() -> None:
+    import random
+
+    from yujing.alerting.windows import SignalWindow, Times
+
+    rng = random.Random(11)
+    windows = (H, 6 * H, 24 * H)
+    win, totals = SignalWindow(Baseline()), Times()
+    kept: list[Entry] = []
+    kept_totals: list[object] = []
+    now = T0
+    for i in range(1500):
+        now += timedelta(minutes=rng.choice((0, 0, 1, 3, 7, 30)), seconds=rng.randrange(60))
+        ts = now - timedelta(minutes=rng.randrange(90)) if rng.random() < 0.2 else now  # some arrive late
+        totals.add(ts)
+        kept_totals.append(ts)
+        if rng.random() < 0.6:
+            e = Entry(ts, round(rng.uniform(0.5, 1.0), 3), f"u{rng.randrange(40)}", f"p{i}", "", rng.randrange(25))
+            win.add(e)
+            kept.append(e)
+        if i % 50 == 0:
+            horizon = now - (25 * H if i % 200 else 2 * H)  # sometimes evict inside the 6 h and 24 h windows
+            win.evict(horizon)
+            totals.evict(horizon)
+            kept = [e for e in kept if e.ts > horizon]
+            kept_totals = [t for t in kept_totals if t > horizon]  # type: ignore[operator]
+        if i % 7 == 0:
+            # mostly at the watermark; sometimes a little earlier (before or after the latest post)
+            at = now - timedelta(seconds=rng.choice((0, 0, 0, 1, 90, 4000))) if i % 3 == 0 else now
+            fast = win.figures(windows, totals, at)
+            in_time_order = sorted(kept, key=lambda e: e.ts)  # stable: equal times keep arrival order
+            rate = win.ewma.expected(at)
+            for w in windows:
+                assert fast[w] == figures_for(in_time_order, kept_totals, w, at, rate), (i, w)  # type: ignore
+    assert win.seen_clusters == {e.cluster for e in kept}
+    assert len(totals) == len(kept_totals)
+
+
+def test_vectorised_simhash_matches_the_bit_loop() -> None:
+    import random
+
+    from yujing.alerting.simhash import simhash_reference
+
+    rng = random.Random(5)
+    alphabet = "鑫盛贷老板跑路资金链断裂提现逾期维权集合区政府门口明天上午九点大家一起abc123"
+    texts = ["", "a", "短", *("".join(rng.choice(alphabet) for _ in range(rng.randrange(2, 200))) for _ in range(200))]
+    assert [simhash(t) for t in texts] == [simhash_reference(t) for t in texts]
+
+
+def test_rule_met_is_exactly_no_unmet_condition() -> None:
+    import random
+
+    from yujing.alerting.rules import Figures, Rule
+    from yujing.records import Signal
+
+    rng = random.Random(3)
+    rule = Rule("r", Signal.PANIC, Level.ORANGE, H, min_posts=3, min_weighted=2.0, min_authors=2, min_stories=2,
+                min_share=0.1, min_spike=3.0)
+    for _ in range(2000):
+        f = Figures(H, rng.randrange(6), rng.uniform(0, 4), rng.randrange(4), rng.randrange(4), rng.randrange(1, 40),
+                    rng.uniform(0, 2))
+        assert rule.met(f) == (not rule.unmet(f))

@@ -66,12 +66,19 @@ def replayed(tmp_path_factory: pytest.TempPathFactory) -> str:
     return url
 
 
-def _client(url: str, monkeypatch: pytest.MonkeyPatch) -> TestClient:
+def _client(url: str, monkeypatch: pytest.MonkeyPatch, role: str = "viewer", agency: str = "") -> TestClient:
+    """The app over the replayed store, sending a token of ``role`` (as Grafana's data source does)."""
     from yujing.http import create_app
+    from yujing.search.access import AccessStore
+    from yujing.search.api import access_path
 
     monkeypatch.setenv("YUJING_STORE", url)
     monkeypatch.setenv("YUJING_REGISTRY", str(DEMO / "registry.yaml"))
-    return TestClient(create_app(Settings()))
+    settings = Settings()
+    access = AccessStore(access_path(settings))
+    _, token = access.create_token(f"screen.{role}", role, datetime.now(UTC), agency=agency)
+    access.close()
+    return TestClient(create_app(settings), headers={"Authorization": f"Bearer {token}"})
 
 
 def test_situation_over_a_demo_replay(replayed: str, monkeypatch: pytest.MonkeyPatch) -> None:

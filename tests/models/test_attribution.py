@@ -45,3 +45,30 @@ def test_scales_to_thousands_of_platforms() -> None:
         assert found and len(found[0]) >= 3
     exact = sum(matcher.platforms(f"“{n}”") == (n,) for n in names)
     assert exact / len(names) > 0.97
+
+
+def test_latin_and_digit_names_do_not_match_inside_longer_runs() -> None:
+    m = _matcher({"name": "19贷"}, {"name": "PPmoney"}, {"name": "e租宝"})
+    assert m.platforms("支付宝2019贷款口子") == ()
+    assert m.platforms("19贷暂停兑付") == ("19贷",)
+    assert m.platforms("ppmoney回应") == ("PPmoney",)
+    assert m.platforms("xppmoneyx") == ()
+    assert m.platforms("E租宝案") == ("e租宝",)
+
+
+def test_attribution_scoring_counts_exact_sets_and_unnamed_posts() -> None:
+    from yujing.models.attribution_eval import Post, score
+
+    registry = frozenset({"金汇宝", "鑫盛贷"})
+    m = PlatformMatcher(registry_from_entries([{"name": n} for n in sorted(registry)]))
+    posts = [
+        Post("a", "金汇保提现不到账", frozenset({"金汇宝"})),  # homophone typo, right
+        Post("b", "鑫盛贷和金汇宝都逾期", frozenset({"鑫盛贷"})),  # extra mention: a false positive for the gold
+        Post("c", "今天天气不错", frozenset()),  # names nothing, predicts nothing: exact
+        Post("d", "某银行理财", frozenset({"某银行"})),  # gold outside the registry is ignored
+    ]
+    r = score(m, posts, registry)
+    assert r["exact_set_accuracy"] == 0.75
+    assert r["mention_precision"] == 2 / 3 and r["mention_recall"] == 1.0
+    assert r["fuzzy_mentions"] == 1 and r["posts_naming_a_platform"] == 2
+    assert [e["id"] for e in r["errors"]] == ["b"]

@@ -187,3 +187,43 @@ def test_tokens_are_stored_hashed_and_revocable(tmp_path: Path) -> None:
 
     with pytest.raises(InputError, match="agency"):
         access.create_token("x", "duty", NOW)
+
+
+def test_saved_searches_follow_the_role(api: Api) -> None:
+    """A duty officer saves, sees and runs only warning searches, cut to its agency at run time; a
+    post search saved under the same user name by an analyst token is neither listed nor runnable."""
+    police = {"Authorization": f"Bearer {api.police}"}
+    r = api.client.post("/search/saved", json={"name": "posts", "params": {"q": "提现"}}, headers=police)
+    assert r.status_code == 403 and "alerts" in r.text
+    r = api.client.post("/search/saved", json={"name": "all warnings", "kind": "alerts", "params": {}},
+                        headers=police)
+    assert r.status_code == 201, r.text
+    duty_sid = r.json()["id"]
+    assert [x["key"] for x in api.get(f"/search/saved/{duty_sid}/run", api.police)] == ["a2"]  # type: ignore[union-attr]
+    # the same user name on an analyst token: its post search is hidden from, and refused to, the duty token
+    _, twin = api.access.create_token("duty.police", "analyst", NOW)
+    twin_h = {"Authorization": f"Bearer {twin}"}
+    r = api.client.post("/search/saved", json={"name": "panic", "params": {"q": "提现"}}, headers=twin_h)
+    assert r.status_code == 201, r.text
+    posts_sid = r.json()["id"]
+    listed = api.get("/search/saved", api.police)
+    assert isinstance(listed, list) and [(s["id"], s["kind"]) for s in listed] == [(duty_sid, "alerts")]
+    refused = api.client.get(f"/search/saved/{posts_sid}/run", headers=police)
+    assert refused.status_code == 403 and "may not run" in refused.text
+    ran = api.get(f"/search/saved/{posts_sid}/run", twin)
+    assert isinstance(ran, dict) and ran["total"] == 5
+    # an analyst's warning search sees every agency's warnings
+    everything = api.get(f"/search/saved/{duty_sid}/run", twin)
+    assert isinstance(everything, list) and sorted(x["key"] for x in everything) == ["a1", "a2", "a3"]
+    # other users see none of it
+    assert api.get("/search/saved", api.analyst) == []
+    assert api.client.get(f"/search/saved/{duty_sid}/run",
+                          headers={"Authorization": f"Bearer {api.analyst}"}).status_code == 404
+    # runs are audited with the saved search's id
+    last = api.access.audit_rows(3)
+    assert [(a["user"], a["role"], a["action"], json.loads(a["query"]).get("saved")) for a in last] == [
+        ("duty.police", "duty", "search-alerts", duty_sid), ("duty.police", "analyst", "search", posts_sid),
+        ("duty.police", "analyst", "search-alerts", duty_sid)]
+    bad = api.client.post("/search/saved", json={"name": "x", "kind": "alerts", "params": {"level": "purple"}},
+                          headers=police)
+    assert bad.status_code == 400 and "level" in bad.text

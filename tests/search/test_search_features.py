@@ -22,11 +22,12 @@ from yujing.search.sqlite_store import SqliteStore
 from yujing.search.store import SearchQuery
 
 
-@pytest.fixture(scope="module", params=["sqlite", "opensearch", "elasticsearch"])
+@pytest.fixture(scope="module", params=["sqlite", "sqlite-columns", "opensearch", "elasticsearch"])
 def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SearchBackend]:
     with ExitStack() as stack:
-        if request.param == "sqlite":
-            s: SearchBackend = SqliteStore(tmp_path_factory.mktemp("store") / "store.db")
+        if request.param.startswith("sqlite"):
+            s: SearchBackend = SqliteStore(tmp_path_factory.mktemp("store") / "store.db",
+                                           columns_from=0 if request.param == "sqlite-columns" else 10**9)
         else:
             request.applymarker(pytest.mark.integration)
             url = stack.enter_context(cloned(request.getfixturevalue("osmem_server"), request.param))

@@ -1,0 +1,87 @@
+"""Classifier speed and quality on the same texts: lexicon, torch fp32 and ONNX Runtime int8.
+
+    PYTHONPATH=. python bench/classifier_bench.py [--model e5-zh-ft] [--real ../shared/data] [--n 800] [--json]
+
+Prints texts/s (after one warm-up batch, scoring in batches of 64 as the pipeline does), macro-F1 on
+models/data/test.jsonl (and on the annotated real texts with --real), and int8/torch label agreement.
+Timings depend on the machine and its load; this is a measurement, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from yujing.models import metrics
+from yujing.models.cli import DATA_DIR, load_real
+from yujing.models.dataset import Example, read_examples
+from yujing.models.zoo import DEFAULT_MODEL, load_scorer
+from yujing.records import SIGNALS
+
+
+def run(scorer: Any, texts: Sequence[str], batch: int = 64) -> tuple[list[list[float]], float]:
+    scorer.score(list(texts[:batch]))  # warm-up: lazy init, allocator
+    start = time.perf_counter()
+    out: list[list[float]] = []
+    for i in range(0, len(texts), batch):
+        out += [[s.get(sig) for sig in SIGNALS] for s in scorer.score(list(texts[i : i + batch]))]
+    return out, len(texts) / (time.perf_counter() - start)
+
+
+def labels(probs: Sequence[Sequence[float]], thresholds: Any) -> list[tuple[int, ...]]:
+    return [tuple(int(p[j] >= thresholds[s]) for j, s in enumerate(SIGNALS)) for p in probs]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default=DEFAULT_MODEL)
+    p.add_argument("--real", type=Path, help="shared data folder: also score the annotated real eval texts")
+    p.add_argument("--n", type=int, default=800, help="test texts to time (default: %(default)s)")
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args(argv)
+    sets: dict[str, list[Example]] = {"test": read_examples(DATA_DIR / "test.jsonl")[: args.n]}
+    if args.real:
+        sets["real_eval"] = load_real(args.real)
+    scorers = {
+        "lexicon": load_scorer("lexicon"),
+        "torch": load_scorer(args.model),
+        "int8": load_scorer(args.model + "-int8"),
+    }
+    report: dict[str, Any] = {"threads": os.cpu_count(), "model": args.model}
+    for set_name, examples in sets.items():
+        texts = [e.text for e in examples]
+        gold = [list(e.labels) for e in examples]
+        rows: dict[str, Any] = {}
+        predicted: dict[str, list[tuple[int, ...]]] = {}
+        for name, scorer in scorers.items():
+            probs, speed = run(scorer, texts)
+            summary = metrics.summary(probs, gold, scorer.thresholds)
+            predicted[name] = labels(probs, scorer.thresholds)
+            rows[name] = {"texts_per_s": round(speed, 1), "macro_f1": round(summary["macro_f1"], 3)}
+        agree = sum(a == b for a, b in zip(predicted["torch"], predicted["int8"], strict=True)) / len(texts)
+        report[set_name] = {
+            "n": len(texts),
+            "chars_mean": round(sum(map(len, texts)) / len(texts)),
+            **rows,
+            "int8_torch_label_agreement": round(agree, 4),
+        }
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=1))
+        return 0
+    for set_name in sets:
+        r = report[set_name]
+        agree = r["int8_torch_label_agreement"]
+        print(f"{set_name}: {r['n']} texts, mean {r['chars_mean']} chars; int8/torch label agreement {agree:.2%}")
+        for name in scorers:
+            print(f"  {name:8} {r[name]['texts_per_s']:8.1f} texts/s   macro-F1 {r[name]['macro_f1']:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

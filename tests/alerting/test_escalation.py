@@ -1,0 +1,199 @@
+"""Escalation on the acknowledgement timer: the pure decision, the receivers config, and end to end
+against a real loopback HTTP receiver through the durable outbox (injected clock, no sleeping)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.alerting.test_delivery import SECRET, T0, Receiver, _alert
+from yujing.alerting.channels import DingTalkChannel, WebhookChannel
+from yujing.alerting.escalation import Escalator, escalations_due
+from yujing.alerting.outbox import DeliveryWorker, Outbox, StepRecord
+from yujing.alerting.receivers import Contact, Receivers, fan_out, receivers_from_doc
+from yujing.alerting.store import AlertStore
+from yujing.clock import ManualClock
+from yujing.errors import ConfigError
+from yujing.records import Agency, Alert, AlertStatus, Signal
+
+M = timedelta(minutes=1)
+INC = "星河贷/gathering/1/red"
+
+
+def _rec(step: int = 0, *, delivered: float | None = 0.5, enqueued: float = 0.0, key: str = "k1",
+         agency: str = "police", incident: str = INC, status: str = "firing",
+         subject: str = "星河贷/gathering") -> StepRecord:
+    return StepRecord(key, incident, status, agency, step, T0 + enqueued * M,
+                      None if delivered is None else T0 + delivered * M, subject)
+
+
+def _due(recs: list[StepRecord], now_min: float, acked: object = frozenset(), chain: int = 3,
+         timeout: timedelta | None = 30 * M) -> list[tuple[str, str, int]]:
+    out = escalations_due(recs, acked, lambda a: chain, lambda a: timeout, T0 + now_min * M)  # type: ignore[arg-type]
+    return [(e.alert_key, e.agency, e.step) for e in out]
+
+
+# ---- the pure decision ---------------------------------------------------------------------------
+
+def test_timer_starts_at_first_delivery_and_fires_at_the_timeout() -> None:
+    assert _due([_rec()], 30.4) == []
+    assert _due([_rec()], 30.5) == [("k1", "police", 1)]
+    assert _due([_rec(delivered=None)], 30.0) == [("k1", "police", 1)]  # unreachable contact: from enqueue
+
+
+def test_only_the_latest_step_counts_until_the_chain_runs_out() -> None:
+    recs = [_rec(0), _rec(1, enqueued=30.5, delivered=31)]
+    assert _due(recs, 60) == []
+    assert _due(recs, 61) == [("k1", "police", 2)]
+    assert _due([*recs, _rec(2, enqueued=61, delivered=61)], 500) == []  # three contacts: no step 3
+    assert _due(recs, 500, chain=2) == []
+
+
+def test_acknowledgement_stops_it_but_only_once_made() -> None:
+    assert _due([_rec()], 40, acked={INC}) == []
+    assert _due([_rec()], 40, acked={INC: T0 + 35 * M}) == []
+    assert _due([_rec()], 40, acked={INC: T0 + 50 * M}) == [("k1", "police", 1)]  # acked later than now
+    assert _due([_rec()], 40, acked={"other/incident/1/red"}) == [("k1", "police", 1)]
+
+
+def test_per_agency_and_resolved_notices_and_no_timeout() -> None:
+    recs = [_rec(agency="police"), _rec(agency="stability_office")]
+    out = escalations_due(recs, set(), lambda a: 3, lambda a: 30 * M if a == "police" else 2 * 60 * M, T0 + 31 * M)
+    assert [(e.agency, e.step) for e in out] == [("police", 1)]
+    assert _due([_rec(status="resolved")], 500) == []
+    assert _due([_rec()], 500, timeout=None) == []
+
+
+def test_a_newer_notification_or_a_resolved_notice_takes_over() -> None:
+    orange = _rec(key="k-orange", incident="星河贷/gathering/1/orange")
+    red = _rec(key="k-red", enqueued=20, delivered=20)  # the incident escalated to red 20 minutes later
+    assert _due([orange, red], 35) == []  # the orange notification no longer pages anyone
+    assert _due([orange, red], 50) == [("k-red", "police", 1)]
+    resolved = _rec(key="k-resolved", enqueued=25, delivered=25, status="resolved")
+    assert _due([orange, red, resolved], 500) == []  # resolved: nobody further
+    other = _rec(key="k-other", subject="安和财富/panic", incident="安和财富/panic/1/orange", enqueued=25)
+    assert _due([red, other], 56) == [("k-other", "police", 1), ("k-red", "police", 1)]  # separate subjects
+
+
+# ---- receivers config ------------------------------------------------------------------------------
+
+def test_receivers_ack_timeout_default_override_off_and_errors() -> None:
+    doc = {"ack_timeout": "20m", "channels": {"c": {"type": "print"}}, "receivers": [
+        {"agency": "police", "contacts": [{"name": "a", "channels": ["c"]}]},
+        {"agency": "stability_office", "ack_timeout": "1h", "contacts": [{"name": "a", "channels": ["c"]}]},
+        {"agency": "finance_office", "ack_timeout": False, "contacts": [{"name": "a", "channels": ["c"]}]}]}
+    rec = receivers_from_doc(doc, env={})
+    assert rec.ack_timeout("police") == 20 * M
+    assert rec.ack_timeout("stability_office") == 60 * M
+    assert rec.ack_timeout("finance_office") is None
+    assert receivers_from_doc({**doc, "ack_timeout": None}, env={}).ack_timeout("police") == 30 * M  # default
+    with pytest.raises(ConfigError, match=r"receivers\[0\]\.ack_timeout.*duration"):
+        receivers_from_doc({**doc, "receivers": [{**doc["receivers"][0], "ack_timeout": "soon"}]},  # type: ignore
+                           env={})
+
+
+# ---- end to end: outbox, acks in the alert store, a real HTTP receiver -----------------------------
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.close()
+
+
+def _receivers(port: int) -> Receivers:
+    base = f"http://127.0.0.1:{port}"
+    channels = {"first": WebhookChannel("first", base + "/hook", SECRET, timeout=2),
+                "second": DingTalkChannel("second", base + "/ding?access_token=t", SECRET, timeout=2)}
+    chain = (Contact("值班员", ("first",)), Contact("值班领导", ("second",)))
+    return Receivers("", channels, {"stability_office": chain}, "<test>", {"stability_office": 30 * M})
+
+
+def _firing(incident: str) -> Alert:
+    a = _alert(incident + "/fired")
+    platform, signal = incident.split("/")[:2]
+    return replace(a, platform=platform, signal=Signal(signal), agencies=(Agency.STABILITY_OFFICE,),
+                   status=AlertStatus.FIRING, explanation={**a.explanation, "incident": incident})
+
+
+def _contacts(receiver: Receiver) -> list[str]:
+    return [key.split("|")[1] for _, key, _ in receiver.seen]
+
+
+def test_not_acknowledged_pages_the_second_contact_exactly_once(tmp_path: Path, receiver: Receiver) -> None:
+    clock = ManualClock(T0)
+    rec, store = _receivers(receiver.port), AlertStore(tmp_path / "alerts.db")
+    box = Outbox(tmp_path / "outbox.db")
+    assert fan_out(_firing(INC), rec, box, clock.now()) == 1
+    told: list[str] = []
+    escalator = Escalator(box, rec, store.acked_incidents, on_escalate=lambda e: told.append(f"{e.agency}:{e.step}"))
+    worker = DeliveryWorker(box, rec.channels, clock, escalate=escalator.run)
+    assert worker.step() == 1
+    assert _contacts(receiver) == ["stability_office:值班员"]
+    clock.advance(29 * M)
+    assert worker.step() == 0
+    clock.advance(1 * M)  # 30 minutes after delivery, not acknowledged
+    assert worker.step() == 1
+    for _ in range(3):
+        clock.advance(45 * M)
+        assert worker.step() == 0  # chain of two: nobody further; no repeats
+    box.close()
+    restarted = Outbox(tmp_path / "outbox.db")  # a restart decides again from the durable outbox: nothing new
+    assert DeliveryWorker(restarted, rec.channels, clock,
+                          escalate=Escalator(restarted, rec, store.acked_incidents).run).step() == 0
+    assert receiver.bad == 0
+    assert told == ["stability_office:1"]
+    assert _contacts(receiver) == ["stability_office:值班员", "stability_office:值班领导"]
+    assert [k for _, k, _ in receiver.seen][1] == f"{INC}/fired|stability_office:值班领导|second|step1"
+    text = str(receiver.seen[1][2]["markdown"]["text"])  # the DingTalk robot's markdown body
+    assert "接收人：stability_office:值班领导" in text and "升级通知：值班员在30m内未确认" in text
+
+
+def test_acknowledged_in_time_is_not_escalated(tmp_path: Path, receiver: Receiver) -> None:
+    clock = ManualClock(T0)
+    rec, store = _receivers(receiver.port), AlertStore(tmp_path / "alerts.db")
+    box = Outbox(tmp_path / "outbox.db")
+    other = "安和财富/panic/1/orange"
+    fan_out(_firing(INC), rec, box, clock.now())
+    fan_out(_firing(other), rec, box, clock.now())
+    worker = DeliveryWorker(box, rec.channels, clock, escalate=Escalator(box, rec, store.acked_incidents).run)
+    assert worker.step() == 2
+    clock.advance(10 * M)
+    store.acknowledge(INC, "李值班", clock.now())  # as the API, the signed link or `yujing ack` do
+    clock.advance(25 * M)
+    assert worker.step() == 1  # only the unacknowledged incident goes to the second contact
+    clock.advance(3 * 60 * M)
+    assert worker.step() == 0
+    paged = [k for _, k, _ in receiver.seen if "值班领导" in k]
+    assert paged == [f"{other}/fired|stability_office:值班领导|second|step1"]
+
+
+def test_live_service_leaves_paging_to_the_timer(tmp_path: Path) -> None:
+    from yujing.app import build_alerting
+    from yujing.registry import load_registry
+    from yujing.settings import Settings
+
+    settings = Settings()
+    registry = load_registry(settings.registry_path)
+    assert build_alerting(settings, registry, history=True).policy.max_contact_step == 0
+    assert build_alerting(settings, registry).policy.max_contact_step == 2  # replay: event-time paging
+
+
+def test_resolved_before_the_timeout_pages_nobody_further(tmp_path: Path, receiver: Receiver) -> None:
+    clock = ManualClock(T0)
+    rec, store = _receivers(receiver.port), AlertStore(tmp_path / "alerts.db")
+    box = Outbox(tmp_path / "outbox.db")
+    fan_out(_firing(INC), rec, box, clock.now())
+    worker = DeliveryWorker(box, rec.channels, clock, escalate=Escalator(box, rec, store.acked_incidents).run)
+    assert worker.step() == 1
+    clock.advance(20 * M)
+    resolved = replace(_firing(INC), key=INC + "/resolved", status=AlertStatus.RESOLVED)
+    fan_out(resolved, rec, box, clock.now())
+    assert worker.step() == 1  # the resolved notice, to the same first contact
+    clock.advance(2 * 60 * M)
+    assert worker.step() == 0
+    assert [k.split("|")[0] for _, k, _ in receiver.seen] == [f"{INC}/fired", f"{INC}/resolved"]
