@@ -9,6 +9,9 @@ several scorers write into the same partition at their own pace. The buffer rest
   **watermark** = newest event time seen − ``slack`` (the bounded out-of-orderness allowed);
 - a record older than something already released is **late**: it is released at once (never
   dropped) and counted, and the order guarantee does not hold for it;
+- a record seen before (same event time and tiebreak: a scorer's batch redelivered after a crash or
+  a rebalance, at-least-once) is dropped and counted as a **duplicate**, while it is held or was
+  released within the last ``slack`` before the watermark, so the windows count each post once;
 - ``flush`` releases everything (end of a batch run, or an idle in-order source);
 - ``state``/``load`` make the held records part of the stage's checkpoint, so a restart or a
   rebalance resumes with the same buffer and gives the same warnings.
@@ -62,7 +65,9 @@ class ReorderBuffer:
     newest: datetime | None = None  # the newest event time pushed
     frontier: SortKey | None = None  # the last record released
     late: int = 0  # records that arrived after a newer one had been released
+    duplicates: int = 0  # records dropped because the same one was held or recently released
     _heap: list[Held] = field(default_factory=list)
+    _seen: dict[SortKey, None] = field(default_factory=dict)  # held and recently released, oldest first
 
     def __post_init__(self) -> None:
         if self.slack < timedelta(0):
@@ -80,6 +85,10 @@ class ReorderBuffer:
         """Buffer ``records``; return those now due (late ones first, as they came), in order."""
         out: list[Held] = []
         for record in records:
+            if record.sort_key in self._seen:
+                self.duplicates += 1
+                continue
+            self._seen[record.sort_key] = None
             if self.newest is None or record.ts > self.newest:
                 self.newest = record.ts
             if self.frontier is not None and record.sort_key < self.frontier:
@@ -90,7 +99,17 @@ class ReorderBuffer:
         mark = self.watermark
         while self._heap and mark is not None and self._heap[0].ts < mark:
             out.append(self._release())
+        self._forget()
         return out
+
+    def _forget(self) -> None:
+        """Keep the keys of released records for one more ``slack`` (then a copy would be late anyway)."""
+        mark = self.watermark
+        if mark is None:
+            return
+        horizon = mark - self.slack
+        held = {h.sort_key for h in self._heap}
+        self._seen = {k: None for k in self._seen if k[0] >= horizon or k in held}
 
     def flush(self) -> list[Held]:
         """Release everything held, in order (nothing earlier can still arrive, or we stop waiting)."""
@@ -107,7 +126,9 @@ class ReorderBuffer:
             "newest": self.newest.isoformat() if self.newest else None,
             "frontier": None if self.frontier is None else [self.frontier[0].isoformat(), list(self.frontier[1])],
             "late": self.late,
+            "duplicates": self.duplicates,
             "held": [h.to_json() for h in sorted(self._heap)],
+            "seen": [[k[0].isoformat(), list(k[1])] for k in self._seen],
         }
 
     def load(self, state: Mapping[str, Any]) -> None:
@@ -117,8 +138,11 @@ class ReorderBuffer:
         self.frontier = None if frontier is None else (
             datetime.fromisoformat(frontier[0]), tuple(str(t) for t in frontier[1]))
         self.late = int(state["late"])
+        self.duplicates = int(state.get("duplicates", 0))
         self._heap = [Held.from_json(h) for h in state["held"]]
         heapq.heapify(self._heap)
+        self._seen = {(datetime.fromisoformat(ts), tuple(str(t) for t in tb)): None
+                      for ts, tb in state.get("seen", [])}
 
 
 def slack_of(bus: object) -> timedelta:

@@ -65,7 +65,7 @@ def test_kafka_path_gives_the_embedded_index_and_warnings(
 
     assert _count(kafka_store) == _count(embedded_store) > 1000
     assert _warnings(embedded.stdout) != []
-    assert _warnings(over_kafka.stdout) == _warnings(embedded.stdout)
+    assert _warnings(over_kafka.stdout) == _warnings(embedded.stdout), over_kafka.stderr[-3000:]
 
 
 def test_ingest_json_summary_over_kafka(kafka_broker: Broker, tmp_path: Path) -> None:

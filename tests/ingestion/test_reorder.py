@@ -68,3 +68,14 @@ def test_state_round_trip_resumes_with_the_same_buffer() -> None:
 def test_negative_slack_is_refused() -> None:
     with pytest.raises(ValueError, match="negative"):
         ReorderBuffer(slack=timedelta(seconds=-1))
+
+
+def test_a_redelivered_record_is_counted_once() -> None:
+    buf = ReorderBuffer(slack=timedelta(minutes=10))
+    first = buf.push([held(0, "a"), held(1, "b")])
+    again = buf.push([held(0, "a"), held(12, "c"), held(1, "b")])  # a scorer's batch, redelivered
+    assert [r.value for r in first + again + buf.flush()] == [b"a@0", b"b@1", b"c@12"]
+    assert buf.duplicates == 2 and buf.late == 0
+    restored = ReorderBuffer(slack=timedelta(minutes=10))
+    restored.load(buf.state())
+    assert restored.push([held(12, "c")]) == [] and restored.duplicates == 3
