@@ -166,6 +166,7 @@ class AlertStage:
         self._alerting = alerting
         self._reorder = reorder if reorder is not None else ReorderBuffer()
         self.flush_when_idle = self._reorder.slack == timedelta(0)  # an in-order source: idle means caught up
+        self._late_reported = 0
         self._initial = self._state()  # what restore(None) goes back to
 
     def handle(self, batch: Sequence[Message]) -> bytes | None:
@@ -186,6 +187,11 @@ class AlertStage:
         return len(due), self._state()
 
     def _emit(self, due: Sequence[Held]) -> None:
+        if self._reorder.late > self._late_reported:
+            log.warning("%d scored post(s) so far reached the alerter later than the reorder slack (%s); they were "
+                        "counted out of event-time order: raise YUJING_KAFKA_EVENT_TIME_SLACK_S if this persists",
+                        self._reorder.late, self._reorder.slack)
+            self._late_reported = self._reorder.late
         alerts: list[Alert] = []
         for held in due:
             sp = ScoredPost.from_dict(json.loads(held.value))

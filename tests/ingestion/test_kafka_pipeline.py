@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,11 +32,24 @@ def _cli(env: dict[str, str], *argv: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*CLI, *argv], env=env, check=True, capture_output=True, text=True, timeout=300)
 
 
-def _warnings(out: str) -> list[dict[str, object]]:
+def _warnings(out: str) -> list[dict[str, Any]]:
     """The JSON warnings on stdout (the print channel's messages for people are interleaved)."""
     decoder = json.JSONDecoder()
     found = [decoder.raw_decode(line)[0] for line in out.splitlines() if line.startswith('{"key"')]
     return sorted(found, key=lambda w: json.dumps(w, sort_keys=True))
+
+
+def _difference(expected: list[dict[str, Any]], got: list[dict[str, Any]], stderr: str) -> str:
+    """Where the Kafka run's warnings first differ, field by field, and what that run said on stderr."""
+    lines = [f"embedded {len(expected)} warnings, kafka {len(got)}"]
+    for want, have in zip(expected, got, strict=False):
+        if want != have:
+            for name in sorted(set(want) | set(have)):
+                if want.get(name) != have.get(name):
+                    lines.append(f"{want.get('key')} / {have.get('key')}: {name}: {want.get(name)!r:.300} != "
+                                 f"{have.get(name)!r:.300}")
+            break
+    return "\n".join([*lines, "stderr of the Kafka run:", stderr[-2000:]])
 
 
 def _count(path: Path) -> int:
@@ -65,7 +79,8 @@ def test_kafka_path_gives_the_embedded_index_and_warnings(
 
     assert _count(kafka_store) == _count(embedded_store) > 1000
     assert _warnings(embedded.stdout) != []
-    assert _warnings(over_kafka.stdout) == _warnings(embedded.stdout), over_kafka.stderr[-3000:]
+    kafka_warnings, embedded_warnings = _warnings(over_kafka.stdout), _warnings(embedded.stdout)
+    assert kafka_warnings == embedded_warnings, _difference(embedded_warnings, kafka_warnings, over_kafka.stderr)
 
 
 def test_ingest_json_summary_over_kafka(kafka_broker: Broker, tmp_path: Path) -> None:
