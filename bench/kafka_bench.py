@@ -88,7 +88,8 @@ def over_kafka(decoded: Decoded, tmp: Path, settings: Settings, url: str) -> tup
 
 
 def committed(admin: Any, ks: KafkaSettings) -> int:
-    offsets = admin.list_group_offsets({"yujing-scorer": None}).get("yujing-scorer", {})
+    group = ks.topic("yujing-scorer")  # group ids carry the topic prefix
+    offsets = admin.list_group_offsets({group: None}).get(group, {})
     raw = {ks.topic(RAW_POSTS), ks.topic(RAW_COMPLAINTS)}
     return int(sum(o.offset for tp, o in offsets.items() if tp.topic in raw))
 

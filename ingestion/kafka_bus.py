@@ -278,7 +278,8 @@ class KafkaBus:
         self.ensure_topics(topics)
         physical = [self.settings.topic(t) for t in topics]
         with self.translated(f"join consumer group {group!r} on {', '.join(physical)}"):
-            client = kafka.KafkaConsumer(**consumer_kwargs(self.servers, self.settings, group))
+            # Group ids carry the topic prefix too: deployments sharing a cluster never share a group.
+            client = kafka.KafkaConsumer(**consumer_kwargs(self.servers, self.settings, self.settings.topic(group)))
             listener = _Listener(self.settings, on_assign, on_revoke)
             client.subscribe(physical, listener=listener)
         ctx = self.context(f"consume {', '.join(physical)} as {group!r}")

@@ -81,7 +81,8 @@ def wait_for(what: str, check: Any, timeout_s: float = 60.0) -> Any:
 
 
 def committed_all(admin: Any, bus: KafkaBus, settings: KafkaSettings, total: int) -> bool:
-    offsets = admin.list_group_offsets({GROUP: None}).get(GROUP, {})
+    group = settings.topic(GROUP)  # group ids carry the topic prefix
+    offsets = admin.list_group_offsets({group: None}).get(group, {})
     raw = {settings.topic(RAW_POSTS), settings.topic(RAW_COMPLAINTS)}
     return sum(o.offset for tp, o in offsets.items() if tp.topic in raw) >= total
 
