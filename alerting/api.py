@@ -146,6 +146,8 @@ def make_router(store: AlertStore, ack_secret: bytes, access: AccessStore | Call
             raise HTTPException(401, "missing or unknown token; send Authorization: Bearer <token> "
                                      "(an admin creates one with `yujing token create`)",
                                 headers={"WWW-Authenticate": "Bearer"})
+        if not who.reads:
+            raise HTTPException(403, "an intake token submits complaint forms only; warnings need another role")
         return who
 
     authenticated = Depends(principal)  # (a default value: this module's postponed annotations cannot see locals)

@@ -22,7 +22,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
@@ -190,10 +190,18 @@ async def _body(request: Request, limit: int) -> bytes | JSONResponse:
 
 
 def make_router(
-    bus: Bus, key: bytes, clock: Clock | None = None, *, close_on_shutdown: bool | None = None
+    bus: Bus,
+    key: bytes,
+    clock: Clock | None = None,
+    *,
+    close_on_shutdown: bool | None = None,
+    authorize: Callable[..., Any] | None = None,
 ) -> APIRouter:
     """The intake router. ``close_on_shutdown`` closes ``bus`` when the app stops; by default only a
-    ``LazyBus`` (which the router's requests opened) is closed, a bus handed in stays the caller's."""
+    ``LazyBus`` (which the router's requests opened) is closed, a bus handed in stays the caller's.
+    ``authorize``: a FastAPI dependency every request must pass (the app passes the token check,
+    :func:`yujing.search.api.intake_writer`); None leaves the router open, for embedding behind
+    another gate."""
     clock = clock or SystemClock()
     if close_on_shutdown is None:
         close_on_shutdown = isinstance(bus, LazyBus)
@@ -206,7 +214,8 @@ def make_router(
             if close_on_shutdown:
                 await run_in_threadpool(bus.close)
 
-    router = APIRouter(prefix="/intake", tags=["intake"], lifespan=lifespan)
+    deps = [Depends(authorize)] if authorize else []
+    router = APIRouter(prefix="/intake", tags=["intake"], lifespan=lifespan, dependencies=deps)
     schema = {"requestBody": {"required": True, "content": {
         "application/json": {"schema": ComplaintForm.model_json_schema()}}}}
 

@@ -26,7 +26,7 @@ from typing import Any
 from yujing.errors import InputError
 from yujing.records import Agency
 
-ROLES = ("analyst", "duty", "admin", "viewer")
+ROLES = ("analyst", "duty", "admin", "viewer", "intake")  # intake: submits complaint forms only
 SAVED_KINDS = ("posts", "alerts")  # what a saved search runs: a post search or a warning search
 _GENESIS = "0" * 64
 
@@ -59,9 +59,14 @@ class Principal:
         return self.role in ROLES
 
     @property
+    def reads(self) -> bool:
+        """May read posts, warnings or the board: every role but ``intake`` (a hotline export job's token)."""
+        return self.role in ROLES and self.role != "intake"
+
+    @property
     def saved_kinds(self) -> tuple[str, ...]:
         """The saved searches this role may create, see and run: a duty officer searches warnings only."""
-        return {"duty": ("alerts",), "viewer": ()}.get(self.role, SAVED_KINDS)
+        return {"duty": ("alerts",), "viewer": (), "intake": ()}.get(self.role, SAVED_KINDS)
 
 
 @dataclass(frozen=True, slots=True)

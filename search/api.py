@@ -141,6 +141,8 @@ def make_router(settings: Settings, store: SearchBackend | None = None, access: 
             raise HTTPException(401, "missing or unknown token; send Authorization: Bearer <token> "
                                      "(an admin creates one with `yujing token create`)",
                                 headers={"WWW-Authenticate": "Bearer"})
+        if not who.reads:
+            raise HTTPException(403, _INTAKE_ONLY)
         if who.role == "viewer":
             raise HTTPException(403, "a viewer token reads the situation board (/situation, /situation.json) "
                                      "only; searching needs an analyst or duty token")
@@ -290,6 +292,28 @@ def token_reader(access: Callable[[], AccessStore], query_token: bool = False) -
                                      "data source's header), or open /situation?token=<token> once in a browser "
                                      "(a viewer token is enough: `yujing token create --role viewer`)",
                                 headers={"WWW-Authenticate": "Bearer"})
+        if not who.reads:
+            raise HTTPException(403, _INTAKE_ONLY)
         return who
 
     return read
+
+
+_INTAKE_ONLY = "an intake token submits complaint forms (POST /intake/...) only; reading needs another role"
+
+
+def intake_writer(access: Callable[[], AccessStore]) -> Callable[..., Principal]:
+    """A FastAPI dependency for the intake endpoints: an ``intake`` or ``admin`` token, else 401/403."""
+    bearer = HTTPBearer(auto_error=False)
+
+    def write(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal:
+        who = access().authenticate(creds.credentials) if creds else None
+        if who is None:
+            raise HTTPException(401, "missing or unknown token; send Authorization: Bearer <token> (an admin "
+                                     "creates one for a hotline export job with `yujing token create --role intake`)",
+                                headers={"WWW-Authenticate": "Bearer"})
+        if who.role not in ("intake", "admin"):
+            raise HTTPException(403, f"submitting complaint forms needs an intake or admin token, not {who.role!r}")
+        return who
+
+    return write

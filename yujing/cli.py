@@ -43,8 +43,14 @@ def format_alert(alert: Alert) -> str:
     offices = "、".join(AGENCY_ZH[a] for a in alert.agencies) or "—"
     state = "已解除" if alert.status is AlertStatus.RESOLVED else f"{alert.level.chinese}预警"
     when = alert.ts.strftime("%Y-%m-%d %H:%M %z")
+    parts = alert.key.split("/")
+    why = _REASON_ZH.get(parts[4], "") if len(parts) > 4 else ""
     return (f"[{when}] {state} {alert.level.value.upper():6} {alert.signal.value:9} {alert.platform}"
-            f"  posts={alert.posts}  → {offices}  ({alert.rule})")
+            f"  posts={alert.posts}  → {offices}  ({alert.rule}{'，' + why if why else ''})")
+
+
+# The notification's reason (the key's last part, see yujing.alerting.incidents.Reason), for people.
+_REASON_ZH = {"escalated": "升级", "deescalated": "降级", "repeat": "提醒", "unacknowledged": "未确认，通知下一联系人"}
 
 
 def alert_json(alert: Alert) -> str:

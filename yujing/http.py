@@ -22,8 +22,8 @@ from yujing.app import open_bus
 from yujing.dashboards.situation import make_situation_router
 from yujing.ingestion.intake import LazyBus
 from yujing.ingestion.intake import make_router as make_intake_router
+from yujing.search.api import intake_writer, shared_access
 from yujing.search.api import make_router as make_search_router
-from yujing.search.api import shared_access
 from yujing.settings import Settings
 
 
@@ -36,7 +36,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(make_situation_router(lambda: settings.store_url, lambda: settings.registry_path,
                                              access=access))
     app.include_router(make_search_router(settings))
-    app.include_router(make_intake_router(LazyBus(lambda: open_bus(settings.bus_url)), settings.key))
+    app.include_router(make_intake_router(LazyBus(lambda: open_bus(settings.bus_url)), settings.key,
+                                          authorize=intake_writer(access)))
     app.include_router(make_alerts_router(AlertStore(settings.data_dir / "alerts.db"), settings.key, access),
                        prefix="/api")
 

@@ -22,6 +22,8 @@ from yujing.ingestion.kafka_settings import KafkaSettings
 from yujing.ingestion.sqlite_bus import SqliteBus
 from yujing.privacy import pseudonymise
 from yujing.records import DeadLetter, Post, Source
+from yujing.search.access import AccessStore
+from yujing.search.api import access_path
 from yujing.settings import Settings
 
 KEY = b"intake-key"
@@ -159,8 +161,20 @@ def test_validate_form_is_pure_and_keeps_extra() -> None:
 
 def test_create_app_wires_intake_to_settings_bus(yujing_env: Path) -> None:
     settings = Settings()
+    access = AccessStore(access_path(settings))
+    _, intake = access.create_token("hotline-export", "intake", NOW)
+    _, analyst = access.create_token("analyst-1", "analyst", NOW)
+    access.close()
+    form = {"text": "投资款拿不回来", "author": "赵六"}
     with TestClient(create_app(settings)) as client:
-        resp = client.post("/intake/complaints", json={"text": "投资款拿不回来", "author": "赵六"})
+        assert client.post("/intake/complaints", json=form).status_code == 401
+        refused = client.post("/intake/complaints", json=form, headers={"Authorization": f"Bearer {analyst}"})
+        assert refused.status_code == 403 and "intake" in refused.json()["detail"]
+        as_intake = {"Authorization": f"Bearer {intake}"}
+        assert client.get("/search/posts", params={"q": "提现"}, headers=as_intake).status_code == 403
+        assert client.get("/api/alerts", headers=as_intake).status_code == 403
+        assert client.get("/situation.json", headers=as_intake).status_code == 403
+        resp = client.post("/intake/complaints", json=form, headers=as_intake)
         assert resp.status_code == 202
         paths = client.get("/openapi.json").json()["paths"]
         assert {"/intake/complaints", "/intake/complaints:batch"} <= set(paths)
