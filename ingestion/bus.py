@@ -22,10 +22,12 @@ TOPICS: tuple[str, ...] = (RAW_POSTS, RAW_COMPLAINTS, SCORED_POSTS, WARNINGS, DE
 
 @dataclass(frozen=True, slots=True)
 class OutRecord:
-    """A record to produce. ``key`` decides the partition (platform for scored posts)."""
+    """A record to produce. ``key`` decides the partition (platform for scored posts); ``ts_ms`` is
+    the record's event time (epoch ms), which Kafka consumers use to read partitions in time order."""
 
     value: bytes
     key: bytes | None = None
+    ts_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +39,7 @@ class Message:
     offset: int
     key: bytes | None
     value: bytes
+    ts_ms: int | None = None  # the record's timestamp, where the bus keeps one (Kafka)
 
     @property
     def origin(self) -> str:

@@ -32,16 +32,20 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import socket
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any, TypeVar
 
 import kafka
 import kafka.errors as ke
+from kafka.net.compat import KafkaNetClient
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from yujing.errors import BusError
@@ -62,6 +66,7 @@ T = TypeVar("T")
 TOPIC_EXISTS = 36  # Kafka error code TOPIC_ALREADY_EXISTS
 Partitions = list[tuple[str, int]]  # (logical topic, partition)
 PartitionsCallback = Callable[[Partitions], None]
+_REBALANCED = (ke.CommitFailedError, ke.RebalanceInProgressError, ke.IllegalGenerationError, ke.UnknownMemberIdError)
 
 
 class KafkaBus:
@@ -82,8 +87,32 @@ class KafkaBus:
         """
         servers, query = parse_bus_url(url)
         bus = cls(servers, load_settings(query, base=settings))
+        bus.probe()
         bus.ensure_topics(TOPICS)
         return bus
+
+    def probe(self) -> None:
+        """Fail fast and clearly when no bootstrap server accepts a TCP connection.
+
+        Checked with our own sockets, closed here: kafka-python 3.0.12 leaves the socket of a
+        refused connection open, so an unreachable broker must be detected before its clients start.
+        """
+        timeout = self.settings.bootstrap_timeout_ms / 1000
+        failures = []
+        for server in self.servers:
+            host, _, port = server.rpartition(":")
+            try:
+                with socket.create_connection((host, int(port)), timeout=timeout):
+                    return
+            except OSError as exc:
+                failures.append(f"{server}: {exc.strerror or exc}")
+        unreachable = ke.KafkaTimeoutError("bootstrap failed, " + "; ".join(failures))
+        raise translate(unreachable, self.context("connect"))
+
+    @property
+    def event_time_slack(self) -> timedelta:
+        """How far out of event-time order scored posts may reach the alerter (its reorder buffer)."""
+        return timedelta(seconds=self.settings.event_time_slack_s)
 
     @property
     def url(self) -> str:
@@ -106,12 +135,29 @@ class KafkaBus:
         if not wanted:
             return
         with self.translated("create topics " + ", ".join(sorted(wanted))):
-            admin = kafka.KafkaAdminClient(**client_kwargs(self.servers, self.settings))
+            admin = self._admin()
             try:
                 self._create_missing(admin, wanted - set(admin.list_topics()))
             finally:
                 admin.close()
         self._known |= wanted
+
+    def _admin(self) -> kafka.KafkaAdminClient:
+        """An admin client; when it cannot bootstrap, its half-built network client is closed here
+        (kafka-python 3.0.12 raises from the constructor and leaves that socket open)."""
+        made: list[Any] = []
+
+        def client(**configs: Any) -> Any:
+            made.append(KafkaNetClient(**configs))
+            return made[-1]
+
+        try:
+            return kafka.KafkaAdminClient(**client_kwargs(self.servers, self.settings), kafka_client=client)
+        except BaseException:
+            for half_built in made:
+                half_built.close()  # what KafkaAdminClient.close does with its network client
+                half_built._net.stop()
+            raise
 
     def _create_missing(self, admin: kafka.KafkaAdminClient, missing: set[str]) -> None:
         if missing and not self.settings.create_topics:
@@ -185,7 +231,7 @@ class KafkaBus:
         if physical in self._known:
             return
         with self.translated(f"create topic {physical}"):
-            admin = kafka.KafkaAdminClient(**client_kwargs(self.servers, self.settings))
+            admin = self._admin()
             try:
                 if physical not in set(admin.list_topics()):
                     spec = {
@@ -213,7 +259,7 @@ class KafkaBus:
         producer = self._producer_()
         timeout = self.settings.delivery_timeout_ms / 1000
         with self.translated(f"produce to {physical}"):
-            futures = [producer.send(physical, value=r.value, key=r.key) for r in records]
+            futures = [producer.send(physical, value=r.value, key=r.key, timestamp_ms=r.ts_ms) for r in records]
             producer.flush(timeout=timeout)
             return [int(future.get(timeout=timeout).offset) for future in futures]
 
@@ -232,7 +278,8 @@ class KafkaBus:
         self.ensure_topics(topics)
         physical = [self.settings.topic(t) for t in topics]
         with self.translated(f"join consumer group {group!r} on {', '.join(physical)}"):
-            client = kafka.KafkaConsumer(**consumer_kwargs(self.servers, self.settings, group))
+            # Group ids carry the topic prefix too: deployments sharing a cluster never share a group.
+            client = kafka.KafkaConsumer(**consumer_kwargs(self.servers, self.settings, self.settings.topic(group)))
             listener = _Listener(self.settings, on_assign, on_revoke)
             client.subscribe(physical, listener=listener)
         ctx = self.context(f"consume {', '.join(physical)} as {group!r}")
@@ -269,17 +316,101 @@ class KafkaConsumer:
         self._client = client
         self._settings = settings
         self._ctx = ctx
-        self._held: list[Message] = []  # fetched while keep_alive polled; handed out next
+        # Fetched, not yet handed out, per partition: ``poll`` merges partitions in timestamp order.
+        self._queues: dict[tuple[str, int], deque[Message]] = {}
+        self._rewind_pending: set[tuple[str, int]] = set()  # (re)assigned, to seek in this thread
 
     def poll(self, max_records: int = 500, timeout_s: float = 1.0) -> list[Message]:
-        """Up to ``min(max_records, max_poll_records)`` messages in partition order."""
-        if self._held:
-            held, self._held = self._held[:max_records], self._held[max_records:]
-            return held
+        """Up to ``min(max_records, max_poll_records)`` messages, merged across partitions in record
+        timestamp (event time) order.
+
+        A record is handed out only when every assigned partition either has a fetched record or
+        has been read to its end, and it is the oldest of those heads (Kafka Streams does the same),
+        so a backlog of several partitions comes out in time order instead of one partition's
+        batch after another's. A partition that stays unknown longer than ``poll`` waits is not
+        waited for again in this call (its records come later, and downstream reorders them).
+        """
         limit = max(1, min(max_records, self._settings.max_poll_records))
+        deadline = time.monotonic() + timeout_s
+        out: list[Message] = []
         with translating(self._ctx):
-            batches = self._client.poll(timeout_ms=int(timeout_s * 1000), max_records=limit)
-        return [self._message(r) for records in batches.values() for r in records]
+            self._finish_join()
+            while True:
+                wait = max(0.0, deadline - time.monotonic())
+                fetched = self._fetch(int(wait * 1000) if not out and not self._buffered() else 0, limit)
+                self._emit(out, limit)
+                if len(out) >= limit or time.monotonic() >= deadline:
+                    break
+                if not fetched and (out or not self._buffered()):
+                    break
+            if not out and self._buffered() and time.monotonic() >= deadline:
+                self._emit(out, limit, force=True)  # waited a whole poll for a lagging partition
+        return out
+
+    def _buffered(self) -> int:
+        return sum(len(q) for q in self._queues.values())
+
+    def _fetch(self, timeout_ms: int, limit: int) -> int:
+        batches = self._client.poll(timeout_ms=timeout_ms, max_records=limit)
+        n = 0
+        for records in batches.values():
+            for record in records:
+                m = self._message(record)
+                self._queues.setdefault((m.topic, m.partition), deque()).append(m)
+                n += 1
+        if self._rewind_pending:  # (re)assigned during this poll: drop what it fetched, seek back
+            self._rewind()
+            return 0
+        return n
+
+    def _emit(self, out: list[Message], limit: int, *, force: bool = False) -> None:
+        """Move the oldest heads into ``out`` while no assigned partition could still hold older ones."""
+        while len(out) < limit:
+            heads: list[tuple[int, str, int, deque[Message]]] = []
+            blocked = False
+            for tp in self._client.assignment():
+                key = (self._settings.logical(tp.topic), tp.partition)
+                queue = self._queues.get(key)
+                if queue:
+                    heads.append((queue[0].ts_ms or 0, key[0], key[1], queue))
+                elif not force and not self._at_end(tp):
+                    blocked = True
+            if not heads or (blocked and not force):
+                return
+            out.append(min(heads, key=lambda h: h[:3])[3].popleft())
+
+    def _at_end(self, tp: TopicPartition) -> bool:
+        high = self._client.highwater(tp)
+        if high is None:
+            return False
+        return bool(self._client.position(tp) >= high)
+
+    def _finish_join(self) -> None:
+        """While the member (re)joins its group, wait for the join to finish (at most the rebalance
+        timeout, ``max_poll_interval_ms``, plus a request timeout) before polling for records.
+
+        kafka-python 3.0.12 drops a JoinGroup that completes while no ``poll`` is waiting on it (the
+        next poll sees the finished task and sends a fresh JoinGroup). With short polls, and several
+        consumers sharing one thread (``--role all``), most joins completed unobserved: each retry
+        cost a full rebalance timeout and the group could take minutes to settle. Waiting here
+        observes the join; it returns as soon as the group has answered.
+        """
+        if not self.joining():
+            return
+        coordinator = self._client._coordinator
+        wait_ms = self._settings.max_poll_interval_ms + self._settings.request_timeout_ms
+        if not coordinator.poll(timeout_ms=wait_ms):
+            log.warning("%s: the group join did not finish within %d ms; retrying", self._ctx.action, wait_ms)
+
+    def joining(self) -> bool:
+        """Whether this member is (re)joining its group (no settled assignment yet)."""
+        coordinator = getattr(self._client, "_coordinator", None)
+        return coordinator is not None and bool(coordinator.need_rejoin())
+
+    def join(self) -> None:
+        """Finish joining the group now (several consumers can join at once from threads)."""
+        with translating(self._ctx):
+            self._finish_join()
 
     def _message(self, record: Any) -> Message:
         return Message(
@@ -288,6 +419,7 @@ class KafkaConsumer:
             offset=record.offset,
             key=record.key,
             value=record.value,
+            ts_ms=record.timestamp if record.timestamp is not None and record.timestamp >= 0 else None,
         )
 
     def commit(self, messages: Sequence[Message], checkpoint: bytes | None = None) -> None:
@@ -303,9 +435,18 @@ class KafkaConsumer:
         mine = {tp: OffsetAndMetadata(off, "", -1) for tp, off in offsets.items() if tp in owned}
         if len(mine) < len(offsets):
             log.info("not committing %d partition(s) revoked by a rebalance", len(offsets) - len(mine))
-        if mine:
+        if not mine:
+            return
+        try:
             with translating(self._ctx):
                 self._client.commit(mine)
+        except BusError as exc:
+            if not isinstance(exc.__cause__, _REBALANCED):
+                raise
+            # The group moved on (this member was too slow, or another joined): the partitions'
+            # next owner reads them again from the last commit; downstream writes are idempotent.
+            log.warning("commit skipped, the group rebalanced; %d partition(s) will be redelivered: %s",
+                        len(mine), exc)
 
     def _save(self, offsets: dict[TopicPartition, int], state: bytes) -> None:
         if self._bus is None:
@@ -340,11 +481,32 @@ class KafkaConsumer:
         return state
 
     def _assigned(self, partitions: Partitions) -> None:
-        """Seek newly assigned partitions to the offsets the restored checkpoint covers."""
-        for topic, partition in partitions:
+        """After every (re)assignment, read each assigned partition again from the group's state.
+
+        Runs inside kafka-python's poll, so it only notes the partitions; ``_rewind`` seeks them in
+        this consumer's thread. kafka-python keeps the fetch position of a partition that stays
+        assigned across a rebalance; but records fetched and not yet committed (queued here, or a
+        batch whose commit the rebalance refused) would then never come again, and the lag would
+        never reach 0. So every assigned partition restarts where the group's state says: the
+        restored checkpoint's offset, else the committed offset, else the beginning.
+        """
+        self._rewind_pending.update(partitions)
+        self._queues = {k: q for k, q in self._queues.items() if k in set(partitions)}
+
+    def _rewind(self) -> None:
+        pending, self._rewind_pending = self._rewind_pending, set()
+        for topic, partition in sorted(pending):
+            tp = TopicPartition(self._settings.topic(topic), partition)
+            if tp not in self._client.assignment():
+                continue
             offset = self._resume_at.pop((topic, partition), None)
-            if offset is not None:
-                self.seek(topic, partition, offset)
+            if offset is None:
+                offset = self._client.committed(tp)
+            self._queues.pop((topic, partition), None)
+            if offset is None:
+                self._client.seek_to_beginning(tp)
+            else:
+                self._client.seek(tp, offset)
 
     def lag(self) -> int:
         """Records not yet committed in the partitions assigned to this member."""
@@ -374,7 +536,7 @@ class KafkaConsumer:
 
     def seek(self, topic: str, partition: int, offset: int) -> None:
         """Read ``partition`` from ``offset`` on (e.g. the offset a restored checkpoint covers)."""
-        self._held = [m for m in self._held if (m.topic, m.partition) != (topic, partition)]
+        self._queues.pop((topic, partition), None)
         with translating(self._ctx):
             self._client.seek(TopicPartition(self._settings.topic(topic), partition), offset)
 
@@ -400,12 +562,8 @@ class KafkaConsumer:
                 return future.result(timeout=tick)
             except FutureTimeout:
                 self._pause()  # partitions assigned by a rebalance since the last tick
-                self._held.extend(self._poll_held())
-
-    def _poll_held(self) -> list[Message]:
-        with translating(self._ctx):
-            batches = self._client.poll(timeout_ms=0)
-        return [self._message(r) for records in batches.values() for r in records]
+                with translating(self._ctx):
+                    self._fetch(0, self._settings.max_poll_records)
 
     def _pause(self) -> None:
         self._client.pause(*self._client.assignment())

@@ -51,6 +51,9 @@ class KafkaSettings(BaseSettings):
     max_poll_interval_ms: Annotated[int, Field(ge=500)] = 300_000
     session_timeout_ms: Annotated[int, Field(ge=1000)] = 45_000
     heartbeat_interval_ms: Annotated[int, Field(ge=100)] = 3_000
+    # The alerter's event-time reorder buffer: how far (event time) a platform's scored posts may
+    # arrive out of order when several scorers write them (ingestion/reorder.py).
+    event_time_slack_s: Annotated[float, Field(ge=0)] = 120.0
     # Producers and clients.
     request_timeout_ms: Annotated[int, Field(ge=1000)] = 30_000
     bootstrap_timeout_ms: Annotated[int, Field(ge=100)] = 10_000

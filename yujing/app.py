@@ -178,8 +178,11 @@ class Wiring:
             assert self.store is not None
             stages.append(IndexStage(self.bus, self.store))
         if role in ("alerter", "all"):
+            from yujing.ingestion.reorder import ReorderBuffer, slack_of
+
             stages.append(AlertStage(self.bus, build_alerting(self.settings, self.registry, self.rules,
-                                                                 history=self.history)))
+                                                                 history=self.history),
+                                     ReorderBuffer(slack_of(self.bus))))
             stages.append(NotifyStage(self.bus, self.sink))
         if not stages:
             raise ConfigError("--role", "role", f"unknown role {role!r}; use scorer, indexer, alerter or all")

@@ -143,6 +143,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             ingest(bus, decoded, progress=bar.update)
     finally:
         bus.close()
+    if args.json:  # for programs: counts per (prefixed) topic and the dead-lettered lines
+        from yujing.ingestion.kafka_runner import ingest_summary
+
+        print(json.dumps(ingest_summary(bus, args.bus or settings.bus_url, decoded), ensure_ascii=False))
     print(f"ingested {len(decoded.posts)} posts into {args.bus or settings.bus_url}; "
           f"{len(decoded.dead)} lines dead-lettered", file=sys.stderr)
     for letter in decoded.dead[:20]:
@@ -176,18 +180,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     delivery = live_delivery(settings, echo) if args.role in ("alerter", "all") else None
     wiring = Wiring(settings, registry_for(settings, args.registry), bus, store, scorer,
                     delivery.sink if delivery else echo, args.rules, history=True)
-    runner = StageRunner(bus, wiring.stages(args.role))
+    if (args.bus or settings.bus_url).startswith("kafka://"):  # one thread per stage (ingestion/kafka_runner.py)
+        from yujing.ingestion.kafka_runner import ThreadedRunner
+
+        def owns(group: str, partitions: list[tuple[str, int]]) -> None:
+            print(f"yujing run: {group} owns {', '.join(f'{t}/{p}' for t, p in partitions) or 'no partitions'}",
+                  file=sys.stderr, flush=True)
+
+        runner: StageRunner | ThreadedRunner = ThreadedRunner(bus, wiring.stages(args.role), on_assignment=owns)
+    else:
+        runner = StageRunner(bus, wiring.stages(args.role))
     from yujing import metrics
 
     metrics.start_role_metrics(args.role)
     runner.open()
     print(f"yujing run: role={args.role} bus={args.bus or settings.bus_url} — Ctrl-C to stop", file=sys.stderr)
     try:
-        if args.until_idle and (args.bus or settings.bus_url).startswith("kafka://"):
-            from yujing.ingestion.kafka_runner import drain_until_idle
-
-            drain_until_idle(runner)
-        elif args.until_idle:
+        if args.until_idle:
             runner.drain()
         else:
             runner.run_forever(_stop_on_signals())
@@ -252,6 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ingest", help="decode a JSON Lines file onto the bus (bad lines are dead-lettered)")
     p.add_argument("file")
     p.add_argument("--bus", help="bus URL: sqlite:///PATH (default) or kafka://host:port")
+    p.add_argument("--json", action="store_true", help="print a JSON summary (counts, topics, dead letters)")
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("run", help="the long-running service: score, index and alert what arrives on the bus")

@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from yujing import metrics
@@ -37,6 +37,7 @@ from yujing.ingestion.bus import (
     Message,
     OutRecord,
 )
+from yujing.ingestion.reorder import Held, ReorderBuffer
 from yujing.models.attribution import PlatformMatcher
 from yujing.models.scorer import Scorer, labels_for
 from yujing.records import Alert, DeadLetter, Post, ScoredPost, Source, to_json
@@ -57,7 +58,7 @@ def raw_topic(post: Post) -> str:
 def produce_posts(bus: Bus, posts: Sequence[Post]) -> None:
     """Append decoded posts to their raw topic, keyed by post id, keeping their order across topics."""
     for topic, run in itertools.groupby(posts, key=raw_topic):
-        bus.produce(topic, [OutRecord(to_json(p), p.id.encode()) for p in run])
+        bus.produce(topic, [OutRecord(to_json(p), p.id.encode(), ts_ms(p.ts)) for p in run])
 
 
 def produce_dead_letters(bus: Bus, letters: Sequence[DeadLetter]) -> None:
@@ -78,11 +79,16 @@ class Stage(Protocol):
     def restore(self, checkpoint: bytes | None) -> None: ...
 
 
+def ts_ms(ts: datetime) -> int:
+    """A record timestamp (epoch ms) for an event time: Kafka consumers merge partitions by it."""
+    return int(ts.timestamp() * 1000)
+
+
 def _scored_records(sp: ScoredPost) -> list[OutRecord]:
     value = to_json(sp)
     if not sp.platforms:
-        return [OutRecord(value, None)]
-    return [OutRecord(value, platform.encode()) for platform in sp.platforms]
+        return [OutRecord(value, None, ts_ms(sp.ts))]
+    return [OutRecord(value, platform.encode(), ts_ms(sp.ts)) for platform in sp.platforms]
 
 
 class ScoreStage:
@@ -145,34 +151,69 @@ class IndexStage:
 
 
 class AlertStage:
-    """scored posts → warnings, per platform × signal windows in event time."""
+    """scored posts → warnings, per platform × signal windows in event time.
+
+    Scored posts pass through an event-time reorder buffer (``ingestion/reorder.py``) first: on
+    Kafka several scorers interleave a platform's posts, and the buffer releases them in event-time
+    order once the watermark passes them. Its held records are part of the checkpoint.
+    """
 
     group = "yujing-alerter"
     topics: tuple[str, ...] = (SCORED_POSTS,)
 
-    def __init__(self, bus: Bus, alerting: Alerting) -> None:
+    def __init__(self, bus: Bus, alerting: Alerting, reorder: ReorderBuffer | None = None) -> None:
         self._bus = bus
         self._alerting = alerting
-        self._initial = alerting.snapshot()  # what restore(None) goes back to
+        self._reorder = reorder if reorder is not None else ReorderBuffer()
+        self.flush_when_idle = self._reorder.slack == timedelta(0)  # an in-order source: idle means caught up
+        self._late_reported = 0
+        self._initial = self._state()  # what restore(None) goes back to
 
     def handle(self, batch: Sequence[Message]) -> bytes | None:
         pairs, dead = decode_pairs(batch, ScoredPost.from_dict, "alert")
-        alerts: list[Alert] = []
-        for message, sp in pairs:
-            owned = dataclasses.replace(sp, platforms=(message.key.decode(),)) if message.key else sp
-            alerts.extend(self._alerting.observe(owned))
-        if pairs:
-            alerts.extend(self._alerting.advance(max(sp.ts for _, sp in pairs)))
-        if alerts:
-            self._bus.produce(WARNINGS, [OutRecord(to_json(a), a.platform.encode()) for a in alerts])
+        due = self._reorder.push(Held(sp.ts, (sp.id, m.key.decode() if m.key else ""), m.key, m.value)
+                                 for m, sp in pairs)
+        self._emit(due)
         produce_dead_letters(self._bus, dead)
         metrics.stage_records("alert", len(pairs))
+        return self._state()
+
+    def flush(self) -> tuple[int, bytes | None]:
+        """Release every held post (the end of a batch run); returns (released, checkpoint)."""
+        due = self._reorder.flush()
+        if not due:
+            return 0, None
+        self._emit(due)
+        return len(due), self._state()
+
+    def _emit(self, due: Sequence[Held]) -> None:
+        if self._reorder.late > self._late_reported:
+            log.warning("%d scored post(s) so far reached the alerter later than the reorder slack (%s); they were "
+                        "counted out of event-time order: raise YUJING_KAFKA_EVENT_TIME_SLACK_S if this persists",
+                        self._reorder.late, self._reorder.slack)
+            self._late_reported = self._reorder.late
+        alerts: list[Alert] = []
+        for held in due:
+            sp = ScoredPost.from_dict(json.loads(held.value))
+            owned = dataclasses.replace(sp, platforms=(held.key.decode(),)) if held.key else sp
+            alerts.extend(self._alerting.observe(owned))
+        if due:
+            alerts.extend(self._alerting.advance(max(h.ts for h in due)))
+        if alerts:
+            self._bus.produce(WARNINGS, [OutRecord(to_json(a), a.platform.encode()) for a in alerts])
         for alert in alerts:
             metrics.alert_raised(alert.signal.value, alert.level.value)
-        return self._alerting.snapshot()
+
+    def _state(self) -> bytes:
+        state = {"alerting": json.loads(self._alerting.snapshot()), "reorder": self._reorder.state()}
+        return json.dumps(state, ensure_ascii=False, separators=(",", ":")).encode()
 
     def restore(self, checkpoint: bytes | None) -> None:
-        self._alerting.restore(self._initial if checkpoint is None else checkpoint)
+        state = json.loads(self._initial if checkpoint is None else checkpoint)
+        if "alerting" not in state:  # a checkpoint from before the reorder buffer: the alerting state alone
+            state = {"alerting": state, "reorder": ReorderBuffer().state()}
+        self._alerting.restore(json.dumps(state["alerting"], ensure_ascii=False).encode())
+        self._reorder.load(state["reorder"])
 
 
 class NotifyStage:
@@ -305,17 +346,33 @@ class StageRunner:
             metrics.set_consumer_lag(stage.group, ",".join(stage.topics), consumer.lag())
 
     def drain(self) -> int:
-        """Run until every stage finds nothing new (a replay's end)."""
+        """Run until every stage finds nothing new and holds nothing back (a replay's end)."""
         total = 0
-        while (n := self.step()) > 0 or self._held:
-            total += n
-            if n == 0:  # only paused stages are left: wait for the first pause to end
-                time.sleep(max(0.0, min(self._paused_until.values(), default=0.0) - self.clock()))
-        return total
+        while True:
+            while (n := self.step()) > 0 or self._held:
+                total += n
+                if n == 0:  # only paused stages are left: wait for the first pause to end
+                    time.sleep(max(0.0, min(self._paused_until.values(), default=0.0) - self.clock()))
+            if self.flush() == 0:
+                return total
+
+    def flush(self, *, idle_only: bool = False) -> int:
+        """Release what stages hold back for event-time order (their ``flush``) and commit their
+        new state; ``idle_only``: only stages whose source is in order (``flush_when_idle``)."""
+        released = 0
+        for stage, consumer in zip(self.stages, self._consumers, strict=True):
+            flush = getattr(stage, "flush", None)
+            if flush is None or (idle_only and not getattr(stage, "flush_when_idle", False)):
+                continue
+            n, checkpoint = flush()
+            if checkpoint is not None:
+                consumer.commit([], checkpoint)
+            released += n
+        return released
 
     def run_forever(self, stop: threading.Event) -> None:
         while not stop.is_set():
-            if self.step() == 0:
+            if self.step() == 0 and self.flush(idle_only=True) == 0:
                 stop.wait(0.2)
 
     def close(self) -> None:

@@ -17,7 +17,7 @@ from yujing.errors import BusError
 from yujing.ingestion.bus import DEAD_LETTERS, RAW_POSTS, TOPICS, Message, OutRecord
 from yujing.ingestion.kafka_bus import KafkaBus, KafkaConsumer
 from yujing.ingestion.kafka_settings import KafkaSettings
-from yujing.records import DeadLetter, to_json
+from yujing.records import DeadLetter
 
 pytestmark = pytest.mark.integration
 
@@ -132,23 +132,39 @@ def _drain_both(a: KafkaConsumer, b: KafkaConsumer, n: int) -> tuple[list[Messag
     return got_a, got_b
 
 
-def test_dead_letters_keep_reason_and_source_offset(bus: KafkaBus) -> None:
-    bus.produce(RAW_POSTS, [OutRecord(b"\xff not json", b"k")])
-    consumer = bus.consumer([RAW_POSTS], "dlq")
+def test_poison_records_reach_the_dead_letter_topic_with_reason_and_source_offset(bus: KafkaBus) -> None:
+    """The scorer stage over the real broker: a record that is not a post is dead-lettered, with
+    the reason and the topic, partition and offset it came from; the good one is scored."""
+    from yujing.app import load_scorer
+    from yujing.ingestion.kafka_runner import ThreadedRunner
+    from yujing.models.attribution import PlatformMatcher
+    from yujing.pipeline import ScoreStage
+    from yujing.registry import load_registry
+    from yujing.settings import DEMO_DIR
+
+    good = {"id": "ok-1", "text": "聚财猫今天提现正常", "ts": "2016-09-01T08:00:00+08:00", "source": "weibo"}
+    [poison_offset] = bus._produce(RAW_POSTS, [OutRecord(b"\xff not json", b"bad-1")])
+    bus.produce(RAW_POSTS, [OutRecord(json.dumps(good).encode(), b"ok-1")])
+    stage = ScoreStage(bus, load_scorer("lexicon"), PlatformMatcher(load_registry(DEMO_DIR / "registry.yaml")))
+    runner = ThreadedRunner(bus, [stage], join_timeout_s=30)
+    runner.open()
     try:
-        [poison] = drain(consumer, 1)
-        letter = DeadLetter(f"kafka:{poison.origin}", "not_json", poison.value.decode(errors="replace"), "score")
-        bus.produce(DEAD_LETTERS, [OutRecord(to_json(letter), poison.key)])
-        consumer.commit([poison])
+        assert runner.drain() == 2
     finally:
-        consumer.close()
-    reader = bus.consumer([DEAD_LETTERS], "dlq-reader")
+        runner.close()
+    raw = bus.consumer([RAW_POSTS], "dlq-where")
+    dead = bus.consumer([DEAD_LETTERS], "dlq-reader")
     try:
-        [stored] = drain(reader, 1)
-        assert DeadLetter.from_dict(json.loads(stored.value)) == letter
-        assert letter.origin == f"kafka:{RAW_POSTS}/{poison.partition}@{poison.offset}"
+        [poison] = [m for m in drain(raw, 2) if m.key == b"bad-1"]
+        [stored] = drain(dead, 1)
+        letter = DeadLetter.from_dict(json.loads(stored.value))
     finally:
-        reader.close()
+        raw.close()
+        dead.close()
+    assert poison.offset == poison_offset
+    assert letter.origin == f"{RAW_POSTS}/{poison.partition}@{poison.offset}"
+    assert letter.reason.startswith(f"undecodable {RAW_POSTS} record: UnicodeDecodeError")
+    assert letter.stage == "score" and "not json" in letter.raw
 
 
 def test_keep_alive_survives_work_slower_than_the_poll_interval(bus: KafkaBus, kafka_settings: KafkaSettings) -> None:
