@@ -18,7 +18,8 @@ def test_the_duty_line_names_level_platform_offices_and_why_it_was_sent() -> Non
     assert "红色预警 RED" in first and "鑫盛贷" in first and "posts=15" in first
     assert first.endswith("(panic_red)")
     assert "金融办" in first and "公安" in first
-    page = format_alert(_alert("鑫盛贷/panic/1/red/unacknowledged"))
-    assert page.endswith("(panic_red，未确认，通知下一联系人)")
+    page = format_alert(_alert("鑫盛贷/panic/1/red/page1"))
+    assert page.endswith("(panic_red，未确认，通知第2联系人)")
+    assert format_alert(_alert("鑫盛贷/panic/1/red/repeat2")).endswith("(panic_red，提醒)")
     assert format_alert(_alert("鑫盛贷/panic/1/red/escalated")).endswith("(panic_red，升级)")
     assert "已解除" in format_alert(_alert("鑫盛贷/panic/1/red/resolved", AlertStatus.RESOLVED))
