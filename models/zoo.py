@@ -3,8 +3,8 @@
 Names:
 
 * ``None`` / ``"default"``: the shipped fine-tuned model with torch (fp32). Not int8: on this model
-  dynamic int8 quantisation changes 8-18 % of the label decisions and costs ~4 points of real-text
-  macro-F1 (``bench/classifier_bench.py``), so the faster int8 path is opt-in;
+  dynamic int8 quantisation changes 10-17 % of the shipped model's label decisions and costs 1-4 points
+  of macro-F1 (``bench/classifier_bench.py``), so the faster int8 path is opt-in;
 * ``"transformer"``: the shipped fine-tuned model with torch (fp32);
 * ``"transformer-int8"``: the shipped model with ONNX Runtime int8;
 * ``"lexicon"``: the keyword baseline;
