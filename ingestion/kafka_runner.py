@@ -65,32 +65,22 @@ class ThreadedRunner:
 
     def drain(self) -> int:
         """Run every stage until the whole pipeline is quiescent and flushed; returns records done."""
-        stop = threading.Event()
-        threads = [threading.Thread(target=self._guard, args=(self._drain_one, i, stop), name=f"yujing-stage-{i}")
-                   for i in range(len(self.runners))]
-        for thread in threads:
-            thread.start()
         deadline = time.monotonic() + self.join_timeout_s
-        try:
-            while not stop.wait(0.1):
-                with self._lock:
-                    if self._errors:
-                        break
-                    done = all(c is not None and c > self._activity for c in self._clean_since)
-                    unassigned = [r.stages[0].group for i, r in enumerate(self.runners) if not self._assigned[i]]
-                if done:
-                    break
-                if unassigned and time.monotonic() > deadline:
-                    raise BusError(
-                        f"no partitions assigned to {', '.join(unassigned)} within {self.join_timeout_s:.0f}s; "
-                        "is another member holding the group, or is YUJING_KAFKA_MAX_POLL_INTERVAL_MS too long "
-                        "for the first join?", retryable=True)
-        finally:
-            stop.set()
-            for thread in threads:
-                thread.join()
-        if self._errors:
-            raise self._errors[0]
+
+        def finished() -> bool:
+            with self._lock:
+                if self._errors:
+                    return True
+                done = all(c is not None and c > self._activity for c in self._clean_since)
+                unassigned = [r.stages[0].group for i, r in enumerate(self.runners) if not self._assigned[i]]
+            if not done and unassigned and time.monotonic() > deadline:
+                raise BusError(
+                    f"no partitions assigned to {', '.join(unassigned)} within {self.join_timeout_s:.0f}s; "
+                    "is another member holding the group, or is YUJING_KAFKA_MAX_POLL_INTERVAL_MS too long "
+                    "for the first join?", retryable=True)
+            return done
+
+        self._in_threads(self._drain_one, threading.Event(), finished, every_s=0.1)
         return self.processed
 
     def _drain_one(self, i: int, stop: threading.Event) -> None:
@@ -136,13 +126,21 @@ class ThreadedRunner:
     # -- the long-running service ---------------------------------------------------------------
 
     def run_forever(self, stop: threading.Event) -> None:
-        threads = [threading.Thread(target=self._guard, args=(self._forever_one, i, stop), name=f"yujing-stage-{i}")
+        self._in_threads(self._forever_one, stop)
+
+    def _in_threads(self, target: Callable[[int, threading.Event], None], stop: threading.Event,
+                    finished: Callable[[], bool] = lambda: False, every_s: float = 0.5) -> None:
+        """Run ``target(i, stop)`` for every stage in a thread of its own until ``stop`` is set or
+        ``finished()`` says so (checked every ``every_s``); then stop and join them all, and re-raise
+        the first error a stage failed with."""
+        threads = [threading.Thread(target=self._guard, args=(target, i, stop), name=f"yujing-stage-{i}")
                    for i in range(len(self.runners))]
         for thread in threads:
             thread.start()
         try:
-            while not stop.wait(0.5):
-                pass
+            while not stop.wait(every_s):
+                if finished():
+                    break
         finally:
             stop.set()
             for thread in threads:
@@ -167,9 +165,9 @@ class ThreadedRunner:
             self._owned[i] = owned
             self.on_assignment(self.runners[i].stages[0].group, owned)
 
-    def _guard(self, target: object, i: int, stop: threading.Event) -> None:
+    def _guard(self, target: Callable[[int, threading.Event], None], i: int, stop: threading.Event) -> None:
         try:
-            target(i, stop)  # type: ignore[operator]
+            target(i, stop)
         except BaseException as exc:  # handed to the main thread, which re-raises it
             log.error("stage %s failed: %s", self.runners[i].stages[0].group, exc)
             with self._lock:
