@@ -33,6 +33,7 @@ from yujing.alerting.silences import Silence, parse_matchers, validate
 from yujing.alerting.store import AlertStore, HistoryRow, new_silence_id
 from yujing.errors import InputError
 from yujing.search.access import AccessStore, Principal
+from yujing.search.api import ADMIN_CREATES, authenticate_token, reading
 
 
 class AckOut(BaseModel):
@@ -141,14 +142,7 @@ def make_router(store: AlertStore, ack_secret: bytes, access: AccessStore | Call
     bearer_token = Depends(bearer)
 
     def principal(creds: HTTPAuthorizationCredentials | None = bearer_token) -> Principal:
-        who = get_access().authenticate(creds.credentials) if creds else None
-        if who is None:
-            raise HTTPException(401, "missing or unknown token; send Authorization: Bearer <token> "
-                                     "(an admin creates one with `yujing token create`)",
-                                headers={"WWW-Authenticate": "Bearer"})
-        if not who.reads:
-            raise HTTPException(403, "an intake token submits complaint forms only; warnings need another role")
-        return who
+        return reading(authenticate_token(get_access, creds.credentials if creds else "", ADMIN_CREATES))
 
     authenticated = Depends(principal)  # (a default value: this module's postponed annotations cannot see locals)
 

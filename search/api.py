@@ -117,13 +117,15 @@ def _params(q: str = Query("", description="Chinese full text; \"phrases\", AND,
                         facets=facets, histogram=histogram, cursor=cursor)
 
 
-def make_router(settings: Settings, store: SearchBackend | None = None, access: AccessStore | None = None,
-                clock: Clock | None = None) -> APIRouter:
-    """The search router. ``store``/``access`` default to the configured store and ``<data_dir>/access.db``."""
+def make_router(settings: Settings, store: SearchBackend | None = None,
+                access: AccessStore | Callable[[], AccessStore] | None = None, clock: Clock | None = None) -> APIRouter:
+    """The search router. ``store``/``access`` default to the configured store and ``<data_dir>/access.db``;
+    ``access`` may be a function opening the token store on first use (the app shares one, see yujing.http)."""
     router = APIRouter(prefix="/search", tags=["search"])
     bearer = HTTPBearer(auto_error=False)
     clk = clock or SystemClock()
-    state: dict[str, Any] = {"store": store, "access": access}
+    state: dict[str, Any] = {"store": store, "access": access if isinstance(access, AccessStore) else None}
+    open_access = access if callable(access) else (lambda: AccessStore(access_path(settings)))
 
     def get_store() -> SearchBackend:
         if state["store"] is None:
@@ -132,17 +134,11 @@ def make_router(settings: Settings, store: SearchBackend | None = None, access: 
 
     def get_access() -> AccessStore:
         if state["access"] is None:
-            state["access"] = AccessStore(access_path(settings))
+            state["access"] = open_access()
         return state["access"]  # type: ignore[no-any-return]
 
     def principal(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal:
-        who = get_access().authenticate(creds.credentials) if creds else None
-        if who is None:
-            raise HTTPException(401, "missing or unknown token; send Authorization: Bearer <token> "
-                                     "(an admin creates one with `yujing token create`)",
-                                headers={"WWW-Authenticate": "Bearer"})
-        if not who.reads:
-            raise HTTPException(403, _INTAKE_ONLY)
+        who = reading(authenticate_token(get_access, creds.credentials if creds else "", ADMIN_CREATES))
         if who.role == "viewer":
             raise HTTPException(403, "a viewer token reads the situation board (/situation, /situation.json) "
                                      "only; searching needs an analyst or duty token")
@@ -276,6 +272,25 @@ def shared_access(settings: Settings) -> Callable[[], AccessStore]:
     return get
 
 
+def authenticate_token(access: Callable[[], AccessStore], secret: str, how: str) -> Principal:
+    """The token's ``Principal``; 401 when it is missing or unknown, ``how`` saying how to get or send one."""
+    who = access().authenticate(secret) if secret else None
+    if who is None:
+        raise HTTPException(401, f"missing or unknown token; send Authorization: Bearer <token> {how}",
+                            headers={"WWW-Authenticate": "Bearer"})
+    return who
+
+
+def reading(who: Principal) -> Principal:
+    """``who``, if its role may read anything (403 for an intake token)."""
+    if not who.reads:
+        raise HTTPException(403, _INTAKE_ONLY)
+    return who
+
+
+ADMIN_CREATES = "(an admin creates one with `yujing token create`)"
+
+
 def token_reader(access: Callable[[], AccessStore], query_token: bool = False) -> Callable[..., Principal]:
     """A FastAPI dependency: the caller's ``Principal`` from ``Authorization: Bearer <token>`` (what
     Grafana's Infinity data source sends), else the ``yujing_token`` cookie, else (``query_token``,
@@ -286,15 +301,9 @@ def token_reader(access: Callable[[], AccessStore], query_token: bool = False) -
         secret = creds.credentials if creds else request.cookies.get(TOKEN_COOKIE, "")
         if not secret and query_token:
             secret = request.query_params.get("token", "")
-        who = access().authenticate(secret) if secret else None
-        if who is None:
-            raise HTTPException(401, "missing or unknown token; send Authorization: Bearer <token> (Grafana: the "
-                                     "data source's header), or open /situation?token=<token> once in a browser "
-                                     "(a viewer token is enough: `yujing token create --role viewer`)",
-                                headers={"WWW-Authenticate": "Bearer"})
-        if not who.reads:
-            raise HTTPException(403, _INTAKE_ONLY)
-        return who
+        return reading(authenticate_token(access, secret, "(Grafana: the data source's header), or open "
+                                     "/situation?token=<token> once in a browser (a viewer token is enough: "
+                                     "`yujing token create --role viewer`)"))
 
     return read
 
@@ -307,11 +316,8 @@ def intake_writer(access: Callable[[], AccessStore]) -> Callable[..., Principal]
     bearer = HTTPBearer(auto_error=False)
 
     def write(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal:
-        who = access().authenticate(creds.credentials) if creds else None
-        if who is None:
-            raise HTTPException(401, "missing or unknown token; send Authorization: Bearer <token> (an admin "
-                                     "creates one for a hotline export job with `yujing token create --role intake`)",
-                                headers={"WWW-Authenticate": "Bearer"})
+        who = authenticate_token(access, creds.credentials if creds else "", "(an admin creates one for a hotline "
+                            "export job with `yujing token create --role intake`)")
         if who.role not in ("intake", "admin"):
             raise HTTPException(403, f"submitting complaint forms needs an intake or admin token, not {who.role!r}")
         return who

@@ -35,7 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     access = shared_access(settings)  # the search API's tokens, shared by every router that checks one
     app.include_router(make_situation_router(lambda: settings.store_url, lambda: settings.registry_path,
                                              access=access))
-    app.include_router(make_search_router(settings))
+    app.include_router(make_search_router(settings, access=access))
     app.include_router(make_intake_router(LazyBus(lambda: open_bus(settings.bus_url)), settings.key,
                                           authorize=intake_writer(access)))
     app.include_router(make_alerts_router(AlertStore(settings.data_dir / "alerts.db"), settings.key, access),
