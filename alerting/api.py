@@ -146,10 +146,6 @@ def make_router(store: AlertStore, ack_secret: bytes, access: AccessStore | Call
 
     authenticated = Depends(principal)  # (a default value: this module's postponed annotations cannot see locals)
 
-    def scope(who: Principal) -> str:
-        """The agency a duty officer is limited to ('' for analysts and admins)."""
-        return who.agency if who.role == "duty" else ""
-
     def acting(who: Principal) -> None:
         if who.role not in ("duty", "admin"):
             raise HTTPException(403, "an analyst token reads warnings; acknowledging or recording an outcome "
@@ -163,7 +159,7 @@ def make_router(store: AlertStore, ack_secret: bytes, access: AccessStore | Call
     def visible(who: Principal, incident: str) -> str:
         """The incident id, if it exists and ``who`` may see it; 404 otherwise (not told it exists)."""
         incident = _incident_of(incident)
-        if not store.history(incident=incident, agency=scope(who), limit=1):
+        if not store.history(incident=incident, agency=who.scope, limit=1):
             raise HTTPException(404, detail=f"unknown incident {incident!r}; list them with GET /api/alerts")
         return incident
 
@@ -189,7 +185,7 @@ def make_router(store: AlertStore, ack_secret: bytes, access: AccessStore | Call
                 raise HTTPException(422, detail=[{"loc": ["query", name], "msg": "needs a UTC offset",
                                                   "type": "value_error"}])
         rows = store.history(platform=platform, signal=signal, level=level, text=text, outcome=outcome,
-                             since=since, until=until, agency=scope(who), limit=limit)
+                             since=since, until=until, agency=who.scope, limit=limit)
         audit(who, "alerts", {"platform": platform, "signal": signal, "level": level, "text": text,
                               "outcome": outcome, "since": since, "until": until}, len(rows), now())
         return [_warning(r) for r in rows]
@@ -231,7 +227,7 @@ def make_router(store: AlertStore, ack_secret: bytes, access: AccessStore | Call
     @router.get("/alerts/{incident:path}", response_model=list[WarningOut],
                 summary="Every notification of one incident", responses={404: {"description": "unknown incident"}})
     def get_incident(incident: str, who: Principal = authenticated) -> list[WarningOut]:
-        rows = store.history(incident=_incident_of(incident), agency=scope(who), limit=1000)
+        rows = store.history(incident=_incident_of(incident), agency=who.scope, limit=1000)
         audit(who, "alerts-incident", {"incident": _incident_of(incident)}, len(rows), now())
         if not rows:
             raise HTTPException(404, detail=f"unknown incident {incident!r}")

@@ -252,14 +252,11 @@ def make_situation_router(store_url: Callable[[], str], registry_path: Callable[
     reader = Depends(token_reader(access))
     page_reader = Depends(token_reader(access, query_token=True))
 
-    def agency_of(who: Principal) -> str:
-        return who.agency if who.role == "duty" else ""
-
     def load(now: datetime | None, hours: int, who: Principal) -> dict[str, Any]:
         from yujing.errors import InputError
 
         try:
-            return load_situation(store_url(), registry_path(), now=now, hours=hours, agency=agency_of(who))
+            return load_situation(store_url(), registry_path(), now=now, hours=hours, agency=who.scope)
         except InputError as exc:
             raise HTTPException(400, str(exc)) from exc
 

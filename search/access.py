@@ -59,6 +59,11 @@ class Principal:
         return self.role in ROLES
 
     @property
+    def scope(self) -> str:
+        """The agency whose warnings alone this principal sees ('' = every agency): a duty officer's."""
+        return self.agency if self.role == "duty" else ""
+
+    @property
     def reads(self) -> bool:
         """May read posts, warnings or the board: every role but ``intake`` (a hotline export job's token)."""
         return self.role in ROLES and self.role != "intake"

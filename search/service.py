@@ -93,7 +93,7 @@ def alert_query(who: Principal, params: SearchParams) -> AlertQuery:
                                       f"{', '.join(lv.value for lv in Level)}") from None
     return AlertQuery(text=params.q, platforms=tuple(params.platform),
                       signal=signal_of(params.signal) if params.signal else None, min_level=level,
-                      districts=tuple(params.district), agencies=(who.agency,) if who.role == "duty" else (),
+                      districts=tuple(params.district), agencies=(who.scope,) if who.scope else (),
                       since=parse_time(params.since) if params.since else None,
                       until=parse_time(params.until) if params.until else None, size=params.size or 50)
 
