@@ -19,6 +19,17 @@ REASON_ZH = {Reason.FIRED: "新预警", Reason.ESCALATED: "升级", Reason.DEESC
              Reason.REPEAT: "重复提醒", Reason.UNACKNOWLEDGED: "未确认，通知下一联系人"}
 
 
+def why_sent(explanation: Mapping[str, Any]) -> str:
+    """Why a notification was sent, in a few Chinese words for a one-line listing: '' for a new warning or
+    a resolution (the line's level and state already say it); a page names the contact it goes to."""
+    reason = explanation.get("reason")
+    if reason in (None, Reason.FIRED, Reason.RESOLVED):
+        return ""
+    if reason == Reason.UNACKNOWLEDGED:
+        return f"未确认，通知第{int(explanation.get('contact_step', 1)) + 1}联系人"
+    return {r.value: text for r, text in REASON_ZH.items()}.get(str(reason), "")
+
+
 def summary(notice: Notice, verdict: Verdict, place: Mapping[str, Any] | None) -> str:
     """One Chinese sentence an officer reads first."""
     inc = notice.incident

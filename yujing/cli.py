@@ -43,20 +43,11 @@ def format_alert(alert: Alert) -> str:
     offices = "、".join(AGENCY_ZH[a] for a in alert.agencies) or "—"
     state = "已解除" if alert.status is AlertStatus.RESOLVED else f"{alert.level.chinese}预警"
     when = alert.ts.strftime("%Y-%m-%d %H:%M %z")
-    parts = alert.key.split("/")
-    why = _reason_zh(parts[4]) if len(parts) > 4 else ""
+    from yujing.alerting.explain import why_sent
+
+    why = why_sent(alert.explanation)
     return (f"[{when}] {state} {alert.level.value.upper():6} {alert.signal.value:9} {alert.platform}"
             f"  posts={alert.posts}  → {offices}  ({alert.rule}{'，' + why if why else ''})")
-
-
-def _reason_zh(reason: str) -> str:
-    """The notification's reason (the key's last part, see ``yujing.alerting.incidents.Notice.key``), for people:
-    ``pageN`` pages contact step N (0 is the first contact) because the warning was not acknowledged in time."""
-    if reason.startswith("page") and reason[4:].isdigit():
-        return f"未确认，通知第{int(reason[4:]) + 1}联系人"
-    if reason.startswith("repeat"):
-        return "提醒"
-    return {"escalated": "升级", "deescalated": "降级"}.get(reason, "")
 
 
 def alert_json(alert: Alert) -> str:
