@@ -98,12 +98,11 @@ def read_posts(shared: Path) -> list[Post]:
     return posts
 
 
-def evaluate(shared: Path, *, fuzzy: bool = True, show: int = 10) -> dict[str, Any]:
-    registry = read_registry(shared)
-    matcher = PlatformMatcher(registry_from_entries([{"name": n} for n in sorted(registry)], REGISTRY), fuzzy=fuzzy)
-    report = score(matcher, read_posts(shared), registry, show)
-    report["fuzzy"] = fuzzy
-    return report
+def evaluate(shared: Path, *, fuzzy: Sequence[bool] = (True, False), show: int = 10) -> list[dict[str, Any]]:
+    """One report per matcher setting (with / without homophone variants), on the same posts and registry."""
+    registry, posts = read_registry(shared), read_posts(shared)
+    entries = registry_from_entries([{"name": n} for n in sorted(registry)], REGISTRY)
+    return [{**score(PlatformMatcher(entries, fuzzy=f), posts, registry, show), "fuzzy": f} for f in fuzzy]
 
 
 def human(reports: Sequence[dict[str, Any]]) -> str:

@@ -223,7 +223,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.attribution:
         from yujing.models import attribution_eval
 
-        reports = [attribution_eval.evaluate(args.attribution, fuzzy=f, show=args.worst) for f in (True, False)]
+        reports = attribution_eval.evaluate(args.attribution, show=args.worst)
         print(json.dumps(reports, ensure_ascii=False, indent=1) if args.json else attribution_eval.human(reports))
         return 0
     examples = load_real(args.real) if args.real else read_examples(args.file or DATA_DIR / "test.jsonl")
