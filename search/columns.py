@@ -162,8 +162,9 @@ class Columns:
 
         labels = self.cols["labels"][pos]
         signal = {name: int(np.count_nonzero(labels & bit)) for name, bit in LABEL_BITS.items()}
-        return {"platform": _ordered(counts("plats")), "signal": _ordered({k: v for k, v in signal.items() if v}),
-                "source": _ordered(counts("source"))}
+        return {"platform": ordered_counts(counts("plats")),
+                "signal": ordered_counts({k: v for k, v in signal.items() if v}),
+                "source": ordered_counts(counts("source"))}
 
     def histogram(self, pos: Ints, step_ms: int) -> list[tuple[int, int]]:
         ts = self.rid[pos] >> TIE_BITS
@@ -216,5 +217,6 @@ class Columns:
         return (self.cols[score][at].item(), ts) if score is not None else (ts,)
 
 
-def _ordered(counts: dict[str, int]) -> dict[str, int]:
+def ordered_counts(counts: dict[str, int]) -> dict[str, int]:
+    """Facet buckets in their reported order: most posts first, ties by key (the same on every backend)."""
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))

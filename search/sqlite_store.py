@@ -40,7 +40,7 @@ from yujing.errors import StoreError
 from yujing.records import Alert, ScoredPost
 from yujing.registry import Registry
 from yujing.search import docs
-from yujing.search.columns import LABEL_BITS, SEP, TIE_BITS, Columns, Filters, Row
+from yujing.search.columns import LABEL_BITS, SEP, TIE_BITS, Columns, Filters, Row, ordered_counts
 from yujing.search.filters import AlertQuery, check, check_alerts, interval_ms, sort_fields, sort_values
 from yujing.search.highlight import highlight
 from yujing.search.query import compile_fts5, is_negative, terms
@@ -461,10 +461,8 @@ class SqliteStore:
                 if p:
                     platform[p] = platform.get(p, 0) + n
 
-        def ordered(counts: dict[str, int]) -> dict[str, int]:
-            return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
-
-        return {"platform": ordered(platform), "signal": ordered(signal), "source": ordered(source)}, total
+        return ({"platform": ordered_counts(platform), "signal": ordered_counts(signal),
+                 "source": ordered_counts(source)}, total)
 
     def _histogram(self, query: SearchQuery, plan: _Plan) -> tuple[tuple[datetime, int], ...]:
         step = interval_ms(query.histogram)
