@@ -491,7 +491,8 @@ class KafkaConsumer:
         restored checkpoint's offset, else the committed offset, else the beginning.
         """
         self._rewind_pending.update(partitions)
-        self._queues = {k: q for k, q in self._queues.items() if k in set(partitions)}
+        assigned = set(partitions)
+        self._queues = {k: q for k, q in self._queues.items() if k in assigned}
 
     def _rewind(self) -> None:
         pending, self._rewind_pending = self._rewind_pending, set()
