@@ -111,10 +111,6 @@ class Times:
         """:meth:`span` with the bounds in epoch microseconds."""
         return bisect_right(self._us, start), bisect_right(self._us, end)
 
-    def count(self, start: datetime, end: datetime) -> int:
-        lo, hi = self.span(start, end)
-        return max(0, hi - lo)
-
     def count_us(self, start: int, end: int) -> int:
         lo, hi = self.span_us(start, end)
         return max(0, hi - lo)
