@@ -228,7 +228,9 @@ def test_labels_file_schema_balance_and_groups() -> None:
     labels = read_labels()
     assert len(labels) >= 600
     splits = Counter(x.split for x in labels)
-    assert 0.45 <= splits["eval"] / len(labels) <= 0.55
+    assert 0.2 <= splits["eval"] / len(labels) <= 0.55
+    # the second annotation pass only added training texts: the eval split is the first pass's 589
+    assert all(x.split == "train" for x in labels if x.note.startswith("pass 2"))
     pos = [sum(x.labels[j] for x in labels) for j in range(3)]
     assert pos[0] >= 80 and pos[1] >= 150 and pos[2] >= 50, pos
     for s in ("eval", "train"):
