@@ -48,6 +48,20 @@ def render(spec: ModelSpec, thresholds: Mapping[Signal, float], report: Mapping[
         "",
     ]
     lines += _data_section(report)
+    if report.get("distillation"):
+        dist = report["distillation"]
+        t = dist["teacher"]
+        lines += [
+            "## Distillation",
+            "",
+            f"Student of `{t['name']}` v{t['version']}: each labelled training text's target is "
+            f"{dist['alpha']} x gold + {1 - dist['alpha']:.2f} x the teacher's calibrated probability; "
+            f"{dist['unlabelled_texts']} real texts nobody annotated (train side of the real split) were added with "
+            "the teacher's probabilities as their only target "
+            f"(teacher p >= 0.5: {dist['unlabelled_teacher_p_ge_0.5']}). "
+            "Dev, test, thresholds and calibration use gold labels only.",
+            "",
+        ]
     for split, title in (
         ("test", "Held-out test split"),
         ("real_eval", "Real texts we did not write"),

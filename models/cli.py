@@ -54,6 +54,27 @@ def _add_train(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="shared data folder: add CED Weibo posts (rumour labels; chronological train part, no real-eval ids)",
     )
     p.add_argument("--ced-max", type=int, default=1200, help="at most this many CED posts (default: %(default)s)")
+    p.add_argument(
+        "--teacher",
+        metavar="MODEL",
+        help="distil: train on this trained model's probabilities mixed with the gold labels (name or folder)",
+    )
+    p.add_argument(
+        "--distill-alpha",
+        type=float,
+        default=d.distill_alpha,
+        help="weight of the gold label in a labelled text's target with --teacher (default: %(default)s)",
+    )
+    p.add_argument(
+        "--unlabelled-real",
+        type=Path,
+        metavar="DATA_DIR",
+        help="with --teacher: also train on real texts nobody annotated (train side of the real split only), "
+        "labelled by the teacher",
+    )
+    p.add_argument(
+        "--unlabelled-max", type=int, default=2000, help="at most this many unlabelled texts (default: %(default)s)"
+    )
     for flag, value, text in (
         ("--epochs", d.epochs, "maximum epochs"),
         ("--patience", d.patience, "early-stopping patience"),
@@ -152,10 +173,18 @@ def extra_examples(args: argparse.Namespace) -> tuple[list[Any], list[Any], list
 
 def cmd_train(args: argparse.Namespace) -> int:
     from yujing.models.train import TrainConfig, train
-    from yujing.models.zoo import trained_dir
+    from yujing.models.zoo import find_model_dir, trained_dir
 
+    if args.unlabelled_real and not args.teacher:
+        raise InputError("no_teacher", "--unlabelled-real: unlabelled texts need --teacher MODEL to label them")
     real = load_real(args.real) if args.real else []
     extra_train, extra_dev, sources = extra_examples(args)
+    teacher = find_model_dir(args.teacher) if args.teacher else None
+    unlabelled: list[str] = []
+    if args.unlabelled_real:
+        from yujing.models.datagen.real import load_unlabelled
+
+        unlabelled = load_unlabelled(args.unlabelled_real, args.unlabelled_max, args.seed)
     cfg = TrainConfig(
         args.data,
         args.out or trained_dir() / args.name,
@@ -172,8 +201,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         window_chars=args.window_chars,
         device=args.device,
         max_minutes=args.max_minutes,
+        teacher=teacher,
+        distill_alpha=args.distill_alpha,
     )
-    result = train(cfg, real, say=_say, extra_train=extra_train, extra_dev=extra_dev, extra_sources=sources)
+    result = train(
+        cfg, real, say=_say, extra_train=extra_train, extra_dev=extra_dev, extra_sources=sources, unlabelled=unlabelled
+    )
     if args.json:
         print(json.dumps(result.report, ensure_ascii=False, indent=1))
     else:

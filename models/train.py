@@ -60,10 +60,14 @@ class TrainConfig:
     device: str = "cpu"
     max_minutes: float | None = None
     cache_dir: Path | None = None
+    teacher: Path | None = None  # distillation: a trained model folder whose scores become soft targets
+    distill_alpha: float = 0.5  # weight of the gold label in a labelled text's target (teacher: 1 - alpha)
 
     def __post_init__(self) -> None:
         if not 0 <= self.train_from < self.depth:
             raise ValueError(f"train_from must be in 0..depth-1 ({self.depth - 1}), got {self.train_from}")
+        if not 0.0 <= self.distill_alpha <= 1.0:
+            raise ValueError(f"distill_alpha must be in [0, 1], got {self.distill_alpha}")
 
 
 @dataclass
@@ -73,6 +77,28 @@ class TrainResult:
     thresholds: dict[Signal, float]
     history: list[dict[str, float]] = field(default_factory=list)
     report: dict[str, Any] = field(default_factory=dict)
+
+
+def soft_targets(gold: Sequence[Sequence[int]], teacher: Sequence[Sequence[float]], alpha: float) -> list[list[float]]:
+    """Distillation targets: ``alpha`` * gold + (1 - alpha) * the teacher's calibrated probability."""
+    if len(gold) > len(teacher):
+        raise ValueError(f"{len(gold)} gold rows but only {len(teacher)} teacher rows")
+    pairs = zip(gold, teacher[: len(gold)], strict=True)  # the teacher rows beyond gold are unlabelled texts
+    return [[alpha * g + (1.0 - alpha) * p for g, p in zip(row, probs, strict=True)] for row, probs in pairs]
+
+
+def teacher_probs(
+    teacher_dir: Path, texts: Sequence[str], say: Callable[[str], None], cache: Path | None = None
+) -> tuple[list[list[float]], dict[str, Any]]:
+    """The teacher's calibrated probabilities for ``texts`` (windows as it scores them) and its identity."""
+    from yujing.models.transformer import TransformerScorer
+
+    scorer = TransformerScorer.load(teacher_dir, cache, say)
+    say(f"teacher {scorer.name} v{scorer.version} scoring {len(texts)} texts for soft targets")
+    out: list[list[float]] = []
+    for start in tqdm(range(0, len(texts), 64), desc="teacher", unit="batch", file=sys.stderr, leave=False):
+        out += [[sc.get(sig) for sig in SIGNALS] for sc in scorer.score(texts[start : start + 64])]
+    return out, {"name": scorer.name, "version": scorer.version, "dir": str(teacher_dir)}
 
 
 def seed_everything(seed: int) -> None:
@@ -237,9 +263,14 @@ def train(
     extra_train: Sequence[Example] = (),
     extra_dev: Sequence[Example] = (),
     extra_sources: Sequence[Mapping[str, Any]] = (),
+    unlabelled: Sequence[str] = (),
 ) -> TrainResult:
     """``extra_train``/``extra_dev`` (e.g. annotated real texts) are appended to train/dev only (never test);
-    ``extra_sources`` describes them for the model card (name, split, where from)."""
+    ``extra_sources`` describes them for the model card (name, split, where from). With ``cfg.teacher`` the
+    train targets are soft (:func:`soft_targets`) and ``unlabelled`` texts join train with the teacher's
+    probabilities as their only target (distillation); dev, test and thresholds stay on gold labels."""
+    if unlabelled and cfg.teacher is None:
+        raise ValueError("unlabelled texts need a teacher model to label them (--teacher)")
     started = time.monotonic()
     seed_everything(cfg.seed)
     splits = read_splits(cfg.data_dir)
@@ -258,7 +289,22 @@ def train(
     )
     feats = {s: cache_hidden(model, tokenizer, [e.text for e in ex], cfg, f"encoding {s}") for s, ex in splits.items()}
     gold = {s: [list(e.labels) for e in ex] for s, ex in splits.items()}
-    history, best = fit(model, feats, gold, cfg, started, say)
+    targets: list[list[float]] = [[float(v) for v in row] for row in gold["train"]]
+    distillation: dict[str, Any] = {}
+    if cfg.teacher is not None:
+        train_texts = [e.text for e in splits["train"]] + list(unlabelled)
+        probs, who = teacher_probs(cfg.teacher, train_texts, say, cfg.cache_dir)
+        targets = soft_targets(gold["train"], probs, cfg.distill_alpha) + probs[len(splits["train"]) :]
+        if unlabelled:
+            feats["train"] += cache_hidden(model, tokenizer, list(unlabelled), cfg, "encoding unlabelled")
+        flagged = {s.value: sum(p[j] >= 0.5 for p in probs[len(splits["train"]) :]) for j, s in enumerate(SIGNALS)}
+        distillation = {
+            "teacher": who,
+            "alpha": cfg.distill_alpha,
+            "unlabelled_texts": len(unlabelled),
+            "unlabelled_teacher_p_ge_0.5": flagged,
+        }
+    history, best = fit(model, feats, gold, targets, cfg, started, say)
     restore(model, best)
     dev_logits = predict_logits(model, feats["dev"], cfg.train_from)
     temps = calibration.fit_temperatures(dev_logits, gold["dev"])
@@ -282,6 +328,8 @@ def train(
         data_files=files,
         extra=[dict(x) for x in extra_sources],
     )
+    if distillation:
+        report["distillation"] = distillation
     save_model(model.cpu(), spec, thresholds, cfg.out_dir)
     from yujing.models.card import write_card
 
@@ -293,6 +341,7 @@ def fit(
     model: MeanPoolClassifier,
     feats: dict[str, list[torch.Tensor]],
     gold: dict[str, list[list[int]]],
+    targets: Sequence[Sequence[float]],
     cfg: TrainConfig,
     started: float,
     say: Callable[[str], None],
@@ -301,7 +350,9 @@ def fit(
     steps = cfg.epochs * -(-len(feats["train"]) // cfg.batch_size)
     opt, sched = make_optimizer(model, cfg, steps)
     rng = random.Random(cfg.seed)
-    train_gold = torch.tensor(gold["train"], dtype=torch.float32, device=cfg.device)
+    if len(targets) != len(feats["train"]):
+        raise ValueError(f"{len(targets)} training targets for {len(feats['train'])} training texts")
+    train_gold = torch.tensor(targets, dtype=torch.float32, device=cfg.device)
     history: list[dict[str, float]] = []
     best, best_key, stale = snapshot(model, names), (-1.0, 0.0), 0
     for epoch in range(1, cfg.epochs + 1):
@@ -362,7 +413,7 @@ def evaluate_splits(
 
 def recipe(cfg: TrainConfig) -> dict[str, Any]:
     d = asdict(cfg)
-    for k in ("data_dir", "out_dir", "cache_dir"):
+    for k in ("data_dir", "out_dir", "cache_dir", "teacher"):
         d[k] = str(d[k]) if d[k] is not None else None
     d["torch"] = torch.__version__
     return d

@@ -268,6 +268,92 @@ def load_ced(data_dir: Path, test_fraction: float = 0.2, labels_file: Path | Non
     return CedSplit(train, test, posts[cut][0])
 
 
+FINANCE_FILES = (
+    "finance_texts/bdci2019_testA.csv",
+    "finance_texts/finnsp/train_list.json",
+    "finance_texts/finnsp/eval_list.json",
+)
+
+
+def first_entities(data_dir: Path, source: str) -> dict[str, str]:
+    """id -> the text's first key entity ('' when none): the unit the real split groups finance texts by.
+
+    FinNSP rows carry ``key_entity`` (index 5, ';'-separated) and ``entities`` (index 3); BDCI rows an
+    ``entity`` column. The first key entity, else the first entity, is the text's platform.
+    """
+    path = source_path(Path(data_dir), source)
+    out: dict[str, str] = {}
+    try:
+        if path.suffix.lower() == ".csv":
+            with path.open(encoding="utf-8-sig", newline="") as fh:
+                for row in csv.DictReader(fh):
+                    out[row["id"]] = next((e for e in (row.get("entity") or "").split(";") if e), "")
+            return out
+        for row in json.loads(path.read_text(encoding="utf-8")):
+            keys = [e for e in str(row[5] or "").split(";") if e] if len(row) > 5 else []
+            names = [e for e in str(row[3] or "").split(";") if e] if len(row) > 3 else []
+            out[str(row[0])] = (keys or names or [""])[0]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise InputError("unreadable", f"{path}: cannot read entities ({exc})") from exc
+    return out
+
+
+def _letter_grams(text: str) -> set[str]:
+    s = re.sub(r"[^\u4e00-\u9fff0-9a-zA-Z]", "", text)
+    return {s[i : i + 4] for i in range(max(1, len(s) - 3))}
+
+
+def load_unlabelled(
+    data_dir: Path, limit: int, seed: int, labels_file: Path = LABELS_FILE, min_chars: int = 15
+) -> list[str]:
+    """Up to ``limit`` real texts nobody annotated that the real split would put on the train side.
+
+    For distillation (a teacher model labels them): finance texts whose first key entity is not an eval
+    group's and that name no eval group's entity, and CED posts older than every eval CED post; none may be
+    a near-duplicate (4-gram containment >= 0.5 on letters and digits) of an eval text. Sampled with ``seed``.
+    """
+    import random
+
+    data_dir = Path(data_dir)
+    labels = read_labels(labels_file)
+    annotated = {(x.source, x.id) for x in labels}
+    eval_labels = [x for x in labels if x.split == "eval"]
+    entities = {src: first_entities(data_dir, src) for src in FINANCE_FILES}
+    eval_first = {entities[x.source].get(x.id, "") for x in eval_labels if x.source in entities} - {""}
+    named = [e for e in eval_first if len(e) >= 2]
+    ced_times = {
+        str(obj.get("id")): parse_ced_time(obj.get("time"), f"{CED_FILE} time")
+        for obj in (json.loads(line) for line in _lines(source_path(data_dir, CED_FILE)) if line.strip())
+    }
+    eval_ced = [ced_times[x.id] for x in eval_labels if x.source == CED_FILE and x.id in ced_times]
+    ced_cutoff = min(eval_ced) if eval_ced else max(ced_times.values(), default=datetime.now(UTC))
+    candidates: list[str] = []
+    for src in (*FINANCE_FILES, CED_FILE):
+        for key, raw in sorted(read_texts(data_dir, src).items()):
+            text = normalise(raw)
+            if (src, key) in annotated or len(text) < min_chars:
+                continue
+            if src == CED_FILE:
+                if ced_times.get(key, ced_cutoff) >= ced_cutoff:
+                    continue
+            elif entities[src].get(key, "") in eval_first or any(e in text for e in named):
+                continue
+            candidates.append(text)
+    random.Random(seed).shuffle(candidates)
+    held = [_letter_grams(e.text) for e in resolve(data_dir, eval_labels, labels_file)]
+    out: list[str] = []
+    seen: set[str] = set()
+    for text in candidates:
+        if len(out) >= limit:
+            break
+        grams = _letter_grams(text)
+        if text in seen or any(len(grams & h) >= 0.5 * min(len(grams), len(h)) for h in held if h):
+            continue
+        seen.add(text)
+        out.append(text)
+    return out
+
+
 def counts(labels: Iterable[RealLabel]) -> dict[str, dict[str, int]]:
     """Per split (and per split/source family): n, positives per signal, texts with no signal."""
     out: dict[str, Counter[str]] = {}
