@@ -36,7 +36,7 @@ def name_variants(name: str) -> Iterator[str]:
     for i, ch in enumerate(name):
         for alt in _HOMOPHONES.get(ch, ""):
             if alt != ch:
-                yield name[:i] + alt + name[i + 1 :]
+                yield name[:i] + alt + name[i + 1:]
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,7 +51,9 @@ def score(matcher: PlatformMatcher, posts: Sequence[Post], registry: frozenset[s
         if pred == gold:
             exact += 1
         elif len(errors) < show:
-            errors.append({"id": post.id, "gold": sorted(gold), "predicted": sorted(pred), "text": post.text[:80]})
+            errors.append(
+                {"id": post.id, "gold": sorted(gold), "predicted": sorted(pred), "text": post.text[:80]}
+            )
     n = len(posts)
     return {
         "posts": n,
