@@ -3,7 +3,7 @@
 Names:
 
 * ``None`` / ``"default"``: the shipped fine-tuned model with torch (fp32). Not int8: on this model
-  dynamic int8 quantisation changes 10-17 % of the shipped model's label decisions and costs 1-4 points
+  dynamic int8 quantisation changes 13-17 % of the shipped model's label decisions and costs 2-6 points
   of macro-F1 (``bench/classifier_bench.py``), so the faster int8 path is opt-in;
 * ``"transformer"``: the shipped fine-tuned model with torch (fp32);
 * ``"transformer-int8"``: the shipped model with ONNX Runtime int8;
