@@ -5,6 +5,9 @@ text and cache their hidden states, then train layers ``>= train_from`` and the 
 AdamW, linear warm-up/decay, dev evaluation every epoch and early stopping on dev macro-F1. The best
 epoch is calibrated (per-signal temperature) and thresholded (per-signal F1-optimal) on dev, then
 scored once on test (and on the annotated real texts when given) for the model card.
+
+Distillation (``TrainConfig.teacher``): the training targets mix the gold labels with a trained teacher's
+calibrated probabilities, and unannotated texts may join train with the teacher's probabilities alone.
 """
 
 from __future__ import annotations
