@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from yujing.errors import InputError
+from yujing.models.datagen.leakage import shingles
 from yujing.models.dataset import Example
 from yujing.records import SIGNALS
 
@@ -298,11 +299,6 @@ def first_entities(data_dir: Path, source: str) -> dict[str, str]:
     return out
 
 
-def _letter_grams(text: str) -> set[str]:
-    s = re.sub(r"[^\u4e00-\u9fff0-9a-zA-Z]", "", text)
-    return {s[i : i + 4] for i in range(max(1, len(s) - 3))}
-
-
 def load_unlabelled(
     data_dir: Path, limit: int, seed: int, labels_file: Path = LABELS_FILE, min_chars: int = 15
 ) -> list[str]:
@@ -340,13 +336,13 @@ def load_unlabelled(
                 continue
             candidates.append(text)
     random.Random(seed).shuffle(candidates)
-    held = [_letter_grams(e.text) for e in resolve(data_dir, eval_labels, labels_file)]
+    held = [shingles(e.text, 4) for e in resolve(data_dir, eval_labels, labels_file)]
     out: list[str] = []
     seen: set[str] = set()
     for text in candidates:
         if len(out) >= limit:
             break
-        grams = _letter_grams(text)
+        grams = shingles(text, 4)
         if text in seen or any(len(grams & h) >= 0.5 * min(len(grams), len(h)) for h in held if h):
             continue
         seen.add(text)
