@@ -222,14 +222,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def evaluate(scorer: Any, examples: Sequence[Any], worst: int) -> dict[str, Any]:
     from yujing.models import metrics
+    from yujing.models.scorer import probabilities
 
-    texts = [e.text for e in examples]
-    scores = []
-    from tqdm import tqdm
-
-    for start in tqdm(range(0, len(texts), 64), desc="scoring", unit="batch", file=sys.stderr, leave=False):
-        scores += scorer.score(texts[start : start + 64])
-    probs = [[s.get(sig) for sig in SIGNALS] for s in scores]
+    probs = probabilities(scorer, [e.text for e in examples], "scoring")
     gold = [list(e.labels) for e in examples]
     report = metrics.summary(probs, gold, scorer.thresholds)
     losses = metrics.example_losses(probs, gold)

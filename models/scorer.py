@@ -16,6 +16,19 @@ class Scorer(Protocol):
     def score(self, texts: Sequence[str]) -> list[Scores]: ...
 
 
+def probabilities(scorer: Scorer, texts: Sequence[str], desc: str, batch: int = 64) -> list[list[float]]:
+    """Every text's scores as ``[rumour, panic, gathering]``, scored ``batch`` at a time with a progress bar on
+    stderr (evaluation and distillation score thousands of texts)."""
+    import sys
+
+    from tqdm import tqdm
+
+    out: list[list[float]] = []
+    for start in tqdm(range(0, len(texts), batch), desc=desc, unit="batch", file=sys.stderr, leave=False):
+        out += [[sc.get(sig) for sig in SIGNALS] for sc in scorer.score(texts[start : start + batch])]
+    return out
+
+
 def labels_for(scores: Scores, thresholds: Mapping[Signal, float]) -> tuple[Signal, ...]:
     """Signals at or above their threshold, in the canonical order."""
     return tuple(s for s in SIGNALS if scores.get(s) >= thresholds.get(s, 0.5))

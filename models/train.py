@@ -94,14 +94,13 @@ def teacher_probs(
     teacher_dir: Path, texts: Sequence[str], say: Callable[[str], None], cache: Path | None = None
 ) -> tuple[list[list[float]], dict[str, Any]]:
     """The teacher's calibrated probabilities for ``texts`` (windows as it scores them) and its identity."""
+    from yujing.models.scorer import probabilities
     from yujing.models.transformer import TransformerScorer
 
     scorer = TransformerScorer.load(teacher_dir, cache, say)
     say(f"teacher {scorer.name} v{scorer.version} scoring {len(texts)} texts for soft targets")
-    out: list[list[float]] = []
-    for start in tqdm(range(0, len(texts), 64), desc="teacher", unit="batch", file=sys.stderr, leave=False):
-        out += [[sc.get(sig) for sig in SIGNALS] for sc in scorer.score(texts[start : start + 64])]
-    return out, {"name": scorer.name, "version": scorer.version, "dir": str(teacher_dir)}
+    who = {"name": scorer.name, "version": scorer.version, "dir": str(teacher_dir)}
+    return probabilities(scorer, texts, "teacher"), who
 
 
 def seed_everything(seed: int) -> None:
