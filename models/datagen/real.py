@@ -322,7 +322,7 @@ def load_unlabelled(
         for obj in (json.loads(line) for line in _lines(source_path(data_dir, CED_FILE)) if line.strip())
     }
     eval_ced = [ced_times[x.id] for x in eval_labels if x.source == CED_FILE and x.id in ced_times]
-    ced_cutoff = min(eval_ced) if eval_ced else max(ced_times.values(), default=datetime.now(UTC))
+    ced_cutoff = min(eval_ced) if eval_ced else datetime.max.replace(tzinfo=UTC)  # no eval CED post: all are train
     candidates: list[str] = []
     for src in (*FINANCE_FILES, CED_FILE):
         for key, raw in sorted(read_texts(data_dir, src).items()):

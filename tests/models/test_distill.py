@@ -77,6 +77,10 @@ def test_unlabelled_pool_is_unannotated_train_side_and_not_near_eval(tmp_path: P
     # c3 newer than the eval CED post
     assert len(load_unlabelled(shared, 2, seed=1, labels_file=labels)) == 2
     assert load_unlabelled(shared, 100, seed=1, labels_file=labels) == texts  # seeded
+    finance_only = tmp_path / "finance-only.jsonl"
+    finance_only.write_text("".join(labels.read_text(encoding="utf-8").splitlines(keepends=True)[:2]), encoding="utf-8")
+    ced = {t[:7] for t in load_unlabelled(shared, 100, seed=1, labels_file=finance_only)} - expected
+    assert ced == {"今天的发布会如", "网传某地明天停"}  # no eval CED post: every CED post is on the train side
 
 
 @pytest.fixture(scope="module")
