@@ -1,10 +1,12 @@
-"""Classifier speed and quality on the same texts: lexicon, torch fp32 and ONNX Runtime int8.
+"""Classifier speed and quality on the same texts: lexicon, torch fp32, torch bf16 and ONNX Runtime int8.
 
     PYTHONPATH=. python bench/classifier_bench.py [--model e5-zh-ft] [--real ../shared/data] [--n 800] [--json]
 
 Prints texts/s (after one warm-up batch, scoring in batches of 64 as the pipeline does), macro-F1 on
-models/data/test.jsonl (and on the annotated real texts with --real), and int8/torch label agreement.
-Timings depend on the machine and its load; this is a measurement, not a test.
+models/data/test.jsonl (and on the annotated real texts with --real), and the bf16 and int8 label agreement
+with fp32. Whether the CPU multiplies bf16 natively is printed too: the default scorer uses bf16 only there
+(elsewhere bf16 is emulated and slower than fp32). Timings depend on the machine and its load; this is a
+measurement, not a test.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 from yujing.models import metrics
 from yujing.models.cli import DATA_DIR, load_real
 from yujing.models.dataset import Example, read_examples
+from yujing.models.transformer import native_bf16
 from yujing.models.zoo import DEFAULT_MODEL, load_scorer
 from yujing.records import SIGNALS
 
@@ -38,6 +41,10 @@ def labels(probs: Sequence[Sequence[float]], thresholds: Any) -> list[tuple[int,
     return [tuple(int(p[j] >= thresholds[s]) for j, s in enumerate(SIGNALS)) for p in probs]
 
 
+def agreement(a: Sequence[tuple[int, ...]], b: Sequence[tuple[int, ...]]) -> float:
+    return sum(x == y for x, y in zip(a, b, strict=True)) / len(a)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default=DEFAULT_MODEL)
@@ -50,10 +57,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         sets["real_eval"] = load_real(args.real)
     scorers = {
         "lexicon": load_scorer("lexicon"),
-        "torch": load_scorer(args.model),
+        "fp32": load_scorer(args.model + "-fp32"),
+        "bf16": load_scorer(args.model + "-bf16"),
         "int8": load_scorer(args.model + "-int8"),
     }
-    report: dict[str, Any] = {"threads": os.cpu_count(), "model": args.model}
+    report: dict[str, Any] = {"threads": os.cpu_count(), "model": args.model, "native_bf16": native_bf16()}
     for set_name, examples in sets.items():
         texts = [e.text for e in examples]
         gold = [list(e.labels) for e in examples]
@@ -64,20 +72,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             summary = metrics.summary(probs, gold, scorer.thresholds)
             predicted[name] = labels(probs, scorer.thresholds)
             rows[name] = {"texts_per_s": round(speed, 1), "macro_f1": round(summary["macro_f1"], 3)}
-        agree = sum(a == b for a, b in zip(predicted["torch"], predicted["int8"], strict=True)) / len(texts)
         report[set_name] = {
             "n": len(texts),
             "chars_mean": round(sum(map(len, texts)) / len(texts)),
             **rows,
-            "int8_torch_label_agreement": round(agree, 4),
+            **{
+                f"{name}_fp32_label_agreement": round(agreement(predicted["fp32"], predicted[name]), 4)
+                for name in ("bf16", "int8")
+            },
         }
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=1))
         return 0
+    print(f"{report['threads']} CPUs; native bf16: {'yes' if report['native_bf16'] else 'no (bf16 is emulated)'}")
     for set_name in sets:
         r = report[set_name]
-        agree = r["int8_torch_label_agreement"]
-        print(f"{set_name}: {r['n']} texts, mean {r['chars_mean']} chars; int8/torch label agreement {agree:.2%}")
+        agree = ", ".join(f"{name} {r[f'{name}_fp32_label_agreement']:.2%}" for name in ("bf16", "int8"))
+        print(f"{set_name}: {r['n']} texts, mean {r['chars_mean']} chars; label agreement with fp32: {agree}")
         for name in scorers:
             print(f"  {name:8} {r[name]['texts_per_s']:8.1f} texts/s   macro-F1 {r[name]['macro_f1']:.3f}")
     return 0

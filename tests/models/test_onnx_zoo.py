@@ -6,10 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from tests.models.tiny_model import make_tiny_encoder, write_toy_splits
 from yujing.errors import ModelError
-from yujing.models import zoo
+from yujing.models import transformer, zoo
 from yujing.models.cli import evaluate, human_report
 from yujing.models.dataset import read_examples
 from yujing.models.onnx_scorer import OnnxScorer
@@ -50,10 +51,37 @@ def test_int8_scores_agree_with_torch(cache: Path) -> None:
 
 
 def test_zoo_finds_trained_models_by_name_and_lists_them(env_cache: Path) -> None:
-    assert zoo.load_scorer("toy", progress=None).name == "toy"
+    assert zoo.load_scorer("toy", progress=None).name == ("toy-bf16" if transformer.native_bf16() else "toy")
+    assert zoo.load_scorer("toy-fp32", progress=None).name == "toy"
+    assert zoo.load_scorer("toy-bf16", progress=None).name == "toy-bf16"
     assert zoo.load_scorer("toy-int8", progress=None).name == "toy-int8"
     names = [m.name for m in zoo.list_models()]
-    assert "lexicon" in names and "toy" in names and "toy-int8" in names
+    assert {"lexicon", "toy", "toy-fp32", "toy-bf16", "toy-int8"} <= set(names)
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_automatic_precision_is_bf16_only_where_the_cpu_has_it(
+    env_cache: Path, monkeypatch: pytest.MonkeyPatch, native: bool
+) -> None:
+    monkeypatch.setattr(transformer, "native_bf16", lambda: native)
+    scorer = zoo.load_scorer("toy", progress=None)
+    assert isinstance(scorer, TransformerScorer)
+    assert (scorer.precision, scorer.name) == (("bf16", "toy-bf16") if native else ("fp32", "toy"))
+    assert next(scorer.model.parameters()).dtype == (torch.bfloat16 if native else torch.float32)
+
+
+def test_bf16_scores_agree_with_fp32(cache: Path) -> None:
+    model_dir = cache / "models" / "toy"
+    fp32 = TransformerScorer.load(model_dir, cache, precision="fp32").score(TEXTS)
+    bf16 = TransformerScorer.load(model_dir, cache, precision="bf16").score(TEXTS)
+    for a, b in zip(bf16, fp32, strict=True):
+        assert a.to_dict() == pytest.approx(b.to_dict(), abs=0.02)
+        assert all(isinstance(v, float) for v in a.to_dict().values())
+
+
+def test_unknown_precision_is_refused(cache: Path) -> None:
+    with pytest.raises(ModelError, match=r"precision 'fp16' is not one of fp32, bf16"):
+        TransformerScorer.load(cache / "models" / "toy", cache, precision="fp16")
 
 
 def test_unknown_model_error_names_paths_and_fix(env_cache: Path) -> None:
