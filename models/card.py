@@ -44,7 +44,8 @@ def render(spec: ModelSpec, thresholds: Mapping[Signal, float], report: Mapping[
             else "."
         ),
         f"- Temperatures (dev-fitted): {dict(zip([s.value for s in SIGNALS], spec.temperatures, strict=True))}",
-        f"- Thresholds (dev-tuned F1): { {s.value: round(thresholds[s], 3) for s in SIGNALS} }",
+        f"- Thresholds ({report.get('threshold_tuning', 'dev-tuned F1')}): "
+        f"{ {s.value: round(thresholds[s], 3) for s in SIGNALS} }",
         "",
     ]
     lines += _data_section(report)

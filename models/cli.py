@@ -32,6 +32,7 @@ def _add_train(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--data", type=Path, default=DATA_DIR, help="folder with train/dev/test.jsonl (default: %(default)s)"
     )
     p.add_argument("--name", default=d.name, help="model name (default: %(default)s)")
+    p.add_argument("--version", default=d.version, help="version in model.json and the card (default: %(default)s)")
     p.add_argument("--out", type=Path, help="output folder (default: <cache>/models/NAME)")
     p.add_argument("--real", type=Path, help="shared data folder: also report F1 on the annotated real texts")
     p.add_argument(
@@ -189,6 +190,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         args.data,
         args.out or trained_dir() / args.name,
         name=args.name,
+        version=args.version,
         depth=args.depth,
         train_from=args.train_from,
         epochs=args.epochs,

@@ -48,8 +48,18 @@ def f1_at(probs: Sequence[float], gold: Sequence[int], threshold: float) -> floa
 
 def best_threshold(probs: Sequence[float], gold: Sequence[int], grid: int = 99) -> float:
     """The threshold in (0, 1) maximising F1; ties go to the one closest to 0.5."""
+    return best_mean_threshold([(probs, gold)], grid)
+
+
+def best_mean_threshold(parts: Sequence[tuple[Sequence[float], Sequence[int]]], grid: int = 99) -> float:
+    """The threshold in (0, 1) maximising the mean of the parts' F1 (each part one kind of text, e.g. the
+    synthetic and the real dev texts, so a small part weighs as much as a big one); ties go closest to 0.5."""
     candidates = [(k + 1) / (grid + 1) for k in range(grid)]
-    return max(candidates, key=lambda t: (round(f1_at(probs, gold, t), 9), -abs(t - 0.5)))
+
+    def mean_f1(t: float) -> float:
+        return sum(f1_at(probs, gold, t) for probs, gold in parts) / len(parts)
+
+    return max(candidates, key=lambda t: (round(mean_f1(t), 9), -abs(t - 0.5)))
 
 
 def ece(probs: Sequence[float], gold: Sequence[int], bins: int = 10) -> float:

@@ -4,7 +4,9 @@ Recipe (``TrainConfig``): keep ``depth`` encoder layers, run layers ``< train_fr
 text and cache their hidden states, then train layers ``>= train_from`` and the mean-pool head with
 AdamW, linear warm-up/decay, dev evaluation every epoch and early stopping on dev macro-F1. The best
 epoch is calibrated (per-signal temperature) and thresholded (per-signal F1-optimal) on dev, then
-scored once on test (and on the annotated real texts when given) for the model card.
+scored once on test (and on the annotated real texts when given) for the model card. When extra (real)
+texts are in dev, a threshold maximises the mean of the synthetic and the extra texts' F1, so that the
+smaller real part counts as much as the synthetic one.
 
 Distillation (``TrainConfig.teacher``): the training targets mix the gold labels with a trained teacher's
 calibrated probabilities, and unannotated texts may join train with the teacher's probabilities alone.
@@ -16,7 +18,7 @@ import random
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -308,20 +310,22 @@ def train(
         }
     history, best = fit(model, feats, gold, targets, cfg, started, say)
     restore(model, best)
-    dev_logits = predict_logits(model, feats["dev"], cfg.train_from)
-    temps = calibration.fit_temperatures(dev_logits, gold["dev"])
-    thresholds = calibration.tune_thresholds(calibration.apply(dev_logits, temps), gold["dev"])
     spec = ModelSpec(
         cfg.name,
         cfg.version,
         depth=cfg.depth,
         train_from=cfg.train_from,
         max_length=cfg.max_length,
-        temperatures=temps,
         window_chars=cfg.window_chars,
         max_windows=cfg.max_windows,
     )
-    report = evaluate_splits(model, tokenizer, feats, splits, spec, thresholds, real_eval, cfg)
+    # Calibrate and threshold on dev logits computed the way the scorers compute them (long texts as windows).
+    dev_logits = serving_logits(model, tokenizer, feats["dev"], splits["dev"], spec, cfg, "dev")
+    temps = calibration.fit_temperatures(dev_logits, gold["dev"])
+    kinds = ["synthetic"] * (len(gold["dev"]) - len(extra_dev)) + ["extra"] * len(extra_dev)
+    thresholds = calibration.tune_thresholds(calibration.apply(dev_logits, temps), gold["dev"], kinds)
+    spec = replace(spec, temperatures=temps)
+    report = evaluate_splits(model, tokenizer, feats, splits, spec, thresholds, real_eval, cfg, dev_logits)
     report.update(
         recipe=recipe(cfg),
         history=history,
@@ -329,6 +333,11 @@ def train(
         data=synthetic,
         data_files=files,
         extra=[dict(x) for x in extra_sources],
+        threshold_tuning=(
+            "per signal, the mean F1 of the synthetic and the extra dev texts (each kind weighs the same)"
+            if extra_dev
+            else "per signal, F1 on dev"
+        ),
     )
     if distillation:
         report["distillation"] = distillation
@@ -386,6 +395,23 @@ def windowed_logits(
     return max_by_owner(predict_logits(model, feats, cfg.train_from), owners, len(texts))
 
 
+def serving_logits(
+    model: MeanPoolClassifier,
+    tokenizer: Any,
+    feats: Sequence[torch.Tensor] | None,
+    examples: Sequence[Example],
+    spec: ModelSpec,
+    cfg: TrainConfig,
+    name: str,
+) -> list[list[float]]:
+    """Logits as the shipped scorers compute them: from the cached features when every text fits one window
+    (the same thing, faster), else with overlapping windows for the long texts."""
+    texts = [e.text for e in examples]
+    if feats is not None and (spec.window_chars <= 0 or all(len(t) <= spec.window_chars for t in texts)):
+        return predict_logits(model, list(feats), cfg.train_from)
+    return windowed_logits(model, tokenizer, texts, spec, cfg, f"encoding {name}")
+
+
 def evaluate_splits(
     model: MeanPoolClassifier,
     tokenizer: Any,
@@ -395,19 +421,16 @@ def evaluate_splits(
     thresholds: dict[Signal, float],
     real_eval: Sequence[Example],
     cfg: TrainConfig,
+    dev_logits: Sequence[Sequence[float]],
 ) -> dict[str, Any]:
-    """Dev from the cached features; test and real texts scored the way the shipped scorers do (windows)."""
+    """Dev, test and real texts scored the way the shipped scorers do (long texts as windows)."""
     report: dict[str, Any] = {}
-    dev_probs = calibration.apply(predict_logits(model, feats["dev"], cfg.train_from), spec.temperatures)
+    dev_probs = calibration.apply(dev_logits, spec.temperatures)
     report["dev"] = metrics.summary(dev_probs, [list(e.labels) for e in splits["dev"]], thresholds)
-    for name, examples in (("test", splits["test"]), ("real_eval", real_eval)):
+    for name, examples, cached in (("test", splits["test"], feats["test"]), ("real_eval", real_eval, None)):
         if not examples:
             continue
-        texts = [e.text for e in examples]
-        if all(len(t) <= spec.window_chars for t in texts) and name == "test":
-            logits = predict_logits(model, feats["test"], cfg.train_from)
-        else:
-            logits = windowed_logits(model, tokenizer, texts, spec, cfg, f"encoding {name}")
+        logits = serving_logits(model, tokenizer, cached, examples, spec, cfg, name)
         probs = calibration.apply(logits, spec.temperatures)
         report[name] = metrics.summary(probs, [list(e.labels) for e in examples], thresholds)
     return report

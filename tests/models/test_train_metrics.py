@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import random
 
+import pytest
+
 from yujing.models import calibration, metrics
 from yujing.records import SIGNALS, Signal
 
@@ -58,3 +60,20 @@ def test_tune_thresholds_defaults_to_half_without_positives() -> None:
     th = calibration.tune_thresholds(probs, [[1, 0, 0], [0, 1, 0]])
     assert th[Signal.GATHERING] == 0.5
     assert 0.1 < th[Signal.RUMOUR] <= 0.9 and 0.2 < th[Signal.PANIC] <= 0.7
+
+
+def test_thresholds_weigh_each_kind_of_dev_text_the_same() -> None:
+    # Synthetic dev: 50 clear positives at 0.9, 20 negatives at 0.3. Real dev: 2 positives at only 0.25,
+    # 10 negatives at 0.1. Pooled, the synthetic negatives decide (0.5); by kind, the real positives count.
+    rows = [([0.9, 0.9, 0.9], [1, 1, 1])] * 50 + [([0.3, 0.3, 0.3], [0, 0, 0])] * 20
+    real = [([0.25, 0.25, 0.9], [1, 1, 0])] * 2 + [([0.1, 0.1, 0.1], [0, 0, 0])] * 10
+    probs = [p for p, _ in rows + real]
+    gold = [g for _, g in rows + real]
+    kinds = ["synthetic"] * len(rows) + ["real"] * len(real)
+    pooled = calibration.tune_thresholds(probs, gold)
+    by_kind = calibration.tune_thresholds(probs, gold, kinds)
+    assert pooled[Signal.RUMOUR] == 0.5 and by_kind[Signal.RUMOUR] == 0.25
+    # Real dev has no gathering positive: only the synthetic part sets that threshold.
+    assert by_kind[Signal.GATHERING] == pooled[Signal.GATHERING] == 0.5
+    with pytest.raises(ValueError, match="2 kinds for 82 dev rows"):
+        calibration.tune_thresholds(probs, gold, ["a", "b"])
