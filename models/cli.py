@@ -49,6 +49,12 @@ def _add_train(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="share of the --extra-real texts added to dev instead of train (default: %(default)s)",
     )
     p.add_argument(
+        "--real-repeat",
+        type=int,
+        default=1,
+        help="add the --extra-real training texts this many times (oversampling the real texts; default: %(default)s)",
+    )
+    p.add_argument(
         "--extra-ced",
         type=Path,
         metavar="DATA_DIR",
@@ -148,12 +154,16 @@ def extra_examples(args: argparse.Namespace) -> tuple[list[Any], list[Any], list
     dev: list[Any] = []
     sources: list[dict[str, Any]] = []
     if args.extra_real:
+        repeat = getattr(args, "real_repeat", 1)
+        if repeat < 1:
+            raise InputError("bad_option", f"--real-repeat must be 1 or more, got {repeat}")
         real_train, real_dev = hold_out(load_real_train(args.extra_real), args.real_dev)
-        train += real_train
+        train += real_train * repeat
         dev += real_dev
         what = "annotated real texts: train split of models/data/real_labels.jsonl (texts from the shared data folder)"
-        for split, part in (("train", real_train), ("dev", real_dev)):
-            sources.append({"name": "real_labels:train", "added_to": split, "source": what, **describe(part)})
+        for split, part, times in (("train", real_train, repeat), ("dev", real_dev, 1)):
+            name = "real_labels:train" + (f" (each text {times} times)" if times > 1 else "")
+            sources.append({"name": name, "added_to": split, "source": what, **describe(part)})
     if args.extra_ced:
         from yujing.models.datagen.real import load_ced
 

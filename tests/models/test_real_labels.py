@@ -298,3 +298,25 @@ def test_train_command_accepts_extra_real() -> None:
     register(parser.add_subparsers())
     args = parser.parse_args(["train", "--extra-real", "/some/shared/data", "--real", "/some/shared/data"])
     assert args.extra_real == Path("/some/shared/data") and args.real == Path("/some/shared/data")
+
+
+def test_real_repeat_oversamples_the_real_training_texts_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    import argparse
+
+    from yujing.errors import InputError
+    from yujing.models import cli
+    from yujing.models.dataset import Example, hold_out
+
+    real = [Example(f"r{i}", f"真实文本{i}", (i % 2, 0, 0), group=f"g{i}") for i in range(40)]
+    monkeypatch.setattr(cli, "load_real_train", lambda _d: real)
+    parser = argparse.ArgumentParser()
+    cli.register(parser.add_subparsers())
+    args = parser.parse_args(["train", "--extra-real", "/x", "--real-repeat", "3"])
+    train, dev, sources = cli.extra_examples(args)
+    kept, held = hold_out(real, args.real_dev)
+    assert train == kept * 3 and dev == held  # dev is never repeated
+    assert sources[0]["name"] == "real_labels:train (each text 3 times)" and sources[0]["n"] == len(kept)
+    assert sources[1]["name"] == "real_labels:train" and sources[1]["n"] == len(held)
+    args.real_repeat = 0
+    with pytest.raises(InputError, match="--real-repeat must be 1 or more"):
+        cli.extra_examples(args)
