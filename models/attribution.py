@@ -6,6 +6,13 @@ resolved leftmost-longest, so 鑫盛贷款 does not also count 鑫盛 and 鑫盛
 platforms. A post may name several platforms. Variants only apply to names of three or more
 characters and never shadow another platform's real name, so a post is not attributed to a
 platform it does not name.
+
+Chinese has no spaces, so a registry name also occurs inside other words and names: 合金融 in
+综合金融, 乐投资 in 赛伯乐投资, 华夏信 in 华夏信财 (another platform), 网络贷 in 网络贷款. A match
+therefore has to read as a word of its own (:func:`reads_as_name`): a word segmentation of the text
+around it (jieba's base dictionary, which knows no registry names) must not run across its start,
+and it must not be followed by a character that continues a platform name (财 宝 贷 …) unless what
+follows is a generic suffix (金服, 理财, 平台 …: 钱爸爸理财 is 钱爸爸).
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import ahocorasick
+import rjieba
 
 from yujing.registry import Registry
 
@@ -59,8 +67,43 @@ def _whole(text: str, start: int, end: int) -> bool:
     return not (_alnum(text[end - 1]) and end < len(text) and _alnum(text[end]))
 
 
+# Characters that end or continue platform names: a match followed by one of them, where the name itself does
+# not end in one, is most likely the head of a longer name (华夏信 + 财).
+_NAME_CHARS = frozenset("财贷宝金融投网通盈汇鑫富银钱资")
+# What may follow a name without making it another name: generic business words (钱爸爸理财, 团贷网官网,
+# 华夏万家金服, 玺鉴金融信息服务有限公司).
+_GENERIC_NEXT = (
+    "金服", "金融", "理财", "投资", "网贷", "平台", "在线", "科技", "集团", "公司", "财富", "资本", "控股",
+    "官网", "app", "网络", "金控", "普惠", "资产", "基金", "贷款",
+)  # fmt: skip
+_CONTEXT = 12  # characters segmented on each side of a match
+
+
+def _edges(text: str, start: int, end: int) -> set[int]:
+    """Word boundaries (offsets into ``text``) of a segmentation of the match and its surroundings.
+
+    Only the start of a match is checked against them: a name's last character often forms a word with
+    what follows (鑫盛汇 + 出事 segments as 汇出 / 事), so an end check would lose true mentions; the
+    name-character rule in :func:`reads_as_name` covers the end instead."""
+    lo, hi = max(0, start - _CONTEXT), min(len(text), end + _CONTEXT)
+    edges, at = {lo, hi}, lo
+    for word in rjieba.cut(text[lo:hi], False):  # dictionary words only: no HMM guesses at unknown names
+        at += len(word)
+        edges.add(at)
+    return edges
+
+
+def reads_as_name(text: str, start: int, end: int) -> bool:
+    """Whether ``text[start:end]`` stands as a word of its own rather than inside another word or name."""
+    generic_next = text[end : end + 4].lower().startswith(_GENERIC_NEXT)
+    if not generic_next and text[end : end + 1] in _NAME_CHARS and text[end - 1] not in _NAME_CHARS:
+        return False
+    return start in _edges(text, start, end)
+
+
 class PlatformMatcher:
-    def __init__(self, registry: Registry, *, fuzzy: bool = True) -> None:
+    def __init__(self, registry: Registry, *, fuzzy: bool = True, word_edges: bool = True) -> None:
+        self._word_edges = word_edges
         self._automaton = ahocorasick.Automaton()
         exact: dict[str, str] = {}
         for platform in registry:
@@ -89,7 +132,8 @@ class PlatformMatcher:
                 self._automaton.add_word(variant, (maybe_owner, len(variant), False))
 
     def mentions(self, text: str) -> list[Mention]:
-        """Non-overlapping mentions, leftmost-longest."""
+        """Non-overlapping mentions, leftmost-longest, each reading as a word of its own (unless
+        ``word_edges=False``); a longer match that fails that test does not expose a shorter one inside it."""
         if not self._size:
             return []
         folded = _fold(text)
@@ -105,6 +149,8 @@ class PlatformMatcher:
             if start >= cursor:
                 out.append(Mention(owner, start, end, text[start:end], is_exact))
                 cursor = end
+        if self._word_edges:
+            out = [m for m in out if reads_as_name(text, m.start, m.end)]
         return out
 
     def platforms(self, text: str) -> tuple[str, ...]:

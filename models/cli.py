@@ -112,7 +112,7 @@ def _add_eval(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         type=Path,
         metavar="DATA_DIR",
         help="measure platform attribution instead: FinNSP posts against the 5,085-name registry of this shared "
-        "data folder",
+        "data folder, scored against FinNSP's entity lists and the team's gold (models/data/ATTRIBUTION_GOLD.md)",
     )
     p.add_argument("--model", help="model name (see `yujing models`; default: the fine-tuned default)")
     p.add_argument("--worst", type=int, default=10, help="how many worst examples to show (default: %(default)s)")

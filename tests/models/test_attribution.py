@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import json
 import random
+from pathlib import Path
+
+import pytest
 
 from yujing.models.attribution import PlatformMatcher, name_variants
 from yujing.registry import registry_from_entries
@@ -41,10 +45,27 @@ def test_scales_to_thousands_of_platforms() -> None:
     names = sorted({"".join(rng.choice(alphabet) for _ in range(rng.randint(3, 5))) for _ in range(6000)})[:5000]
     matcher = PlatformMatcher(registry_from_entries([{"name": n} for n in names]))
     for name in rng.sample(names, 200):
-        found = matcher.platforms(f"听说{name}出事了")
+        found = matcher.platforms(f"听说，{name}出事了")
         assert found and len(found[0]) >= 3
     exact = sum(matcher.platforms(f"“{n}”") == (n,) for n in names)
     assert exact / len(names) > 0.97
+
+
+def test_a_name_inside_another_word_or_name_is_not_a_mention() -> None:
+    m = _matcher({"name": "华夏信"}, {"name": "合金融"}, {"name": "乐投资"}, {"name": "钱爸爸"}, {"name": "华夏万家"})
+    assert m.platforms("华夏信财P2P网贷平台数据") == ()  # another platform's name
+    assert m.platforms("华夏信暂停兑付") == ("华夏信",)
+    assert m.platforms("依托综合金融服务平台") == ()  # 综合 is a word: 合金融 is not named
+    assert m.platforms("市政府与赛伯乐投资集团签约") == ()
+    assert m.platforms("听说合金融跑路了") == ("合金融",)
+    # generic words after a name keep it: 理财, 金服
+    assert m.platforms("钱爸爸理财发布兑付公告；华夏万家金服也危险") == ("钱爸爸", "华夏万家")
+    m = _matcher({"name": "鑫盛汇"}, {"name": "宜人贷"})
+    assert m.platforms("鑫盛汇出事了") == ("鑫盛汇",)  # 汇出 is a word, but only a match's start is checked
+    assert m.platforms("宜人贷获高盛投资") == ("宜人贷",)
+    assert _matcher({"name": "华夏信"}).platforms("华夏信财") == ()
+    unchecked = PlatformMatcher(registry_from_entries([{"name": "华夏信"}]), word_edges=False)
+    assert unchecked.platforms("华夏信财") == ("华夏信",)
 
 
 def test_latin_and_digit_names_do_not_match_inside_longer_runs() -> None:
@@ -72,3 +93,78 @@ def test_attribution_scoring_counts_exact_sets_and_unnamed_posts() -> None:
     assert r["mention_precision"] == 2 / 3 and r["mention_recall"] == 1.0
     assert r["fuzzy_mentions"] == 1 and r["posts_naming_a_platform"] == 2
     assert [e["id"] for e in r["errors"]] == ["b"]
+
+
+def _write_shared(root: Path, posts: dict[str, str], registry: list[str]) -> Path:
+    finnsp = root / "finance_texts" / "finnsp"
+    finnsp.mkdir(parents=True)
+    rows = [[i, "", t, "", "0", ""] for i, t in posts.items()]
+    (finnsp / "train_list.json").write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
+    (finnsp / "eval_list.json").write_text("[]", encoding="utf-8")
+    reg = root / "p2p_platforms" / "p2peye_platform_names.csv"
+    reg.parent.mkdir(parents=True)
+    reg.write_text("platform_name\n" + "\n".join(registry) + "\n", encoding="utf-8")
+    return root
+
+
+def _gold_line(post: str, named: list[str], not_named: list[str]) -> str:
+    from yujing.models.attribution_eval import FINNSP, platform_key
+
+    row = {"source": FINNSP[0], "id": post, "named": [platform_key(n) for n in named]}
+    return json.dumps({**row, "not_named": [platform_key(n) for n in not_named]}) + "\n"
+
+
+def test_team_gold_is_scored_beside_finnsp_and_flags_unjudged_predictions(tmp_path: Path) -> None:
+    from yujing.models.attribution_eval import evaluate, human
+
+    shared = _write_shared(
+        tmp_path / "shared",
+        {"p1": "华夏信，财务逾期了", "p2": "鑫盛贷和华夏信都在名单上", "p3": "今天天气不错", "p4": "鑫盛贷暂停"},
+        ["华夏信", "鑫盛贷"],
+    )
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text(
+        _gold_line("p1", [], ["华夏信"]) + _gold_line("p2", ["鑫盛贷", "华夏信"], []), encoding="utf-8"
+    )  # p3 names nothing; p4 was never judged (a stale gold)
+    reports = evaluate(shared, team_gold=gold, settings=["without homophone variants"])
+    finnsp, team = reports
+    assert (finnsp["gold"], team["gold"]) == ("finnsp", "team")
+    # The team says p1 does not name 华夏信 (say, a typo for another name); p4's 鑫盛贷 was never judged.
+    assert team["exact_set_accuracy"] == 0.5 and team["unjudged_predictions"] == 1
+    assert team["mention_recall"] == 1.0 and team["mention_precision"] == 2 / 4
+    assert "the team's judgement" in human(reports) and "unjudged predictions 1" in human(reports)
+
+
+def test_team_gold_rows_are_checked(tmp_path: Path) -> None:
+    from yujing.errors import InputError
+    from yujing.models.attribution_eval import read_team_gold
+
+    bad = tmp_path / "gold.jsonl"
+    bad.write_text('{"source": "x", "id": "1"}\n', encoding="utf-8")
+    with pytest.raises(InputError, match=r"gold.jsonl:1: expected \{source, id, named, not_named\}"):
+        read_team_gold(bad)
+    bad.write_text(_gold_line("p1", ["鑫盛贷"], ["鑫盛贷"]), encoding="utf-8")
+    with pytest.raises(InputError, match="both named and not named"):
+        read_team_gold(bad)
+    with pytest.raises(InputError, match="restore it from git"):
+        read_team_gold(tmp_path / "missing.jsonl")
+
+
+def test_shipped_team_gold_is_well_formed() -> None:
+    from yujing.models.attribution_eval import FINNSP, TEAM_GOLD, read_team_gold
+
+    gold = read_team_gold(TEAM_GOLD)
+    assert len(gold) >= 1000 and {source for source, _ in gold} <= set(FINNSP)
+    assert all(j.judged and len(k) == 12 for j in gold.values() for k in j.judged)  # keys, never names
+
+
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
+
+
+@pytest.mark.skipif(not (SHARED / "finance_texts").is_dir(), reason="needs ../shared/data (not in a fresh clone)")
+def test_team_gold_covers_every_prediction_on_the_real_posts() -> None:
+    from yujing.models.attribution_eval import evaluate
+
+    shipped, *_ = (r for r in evaluate(SHARED, settings=["as shipped"]) if r["gold"] == "team")
+    assert shipped["unjudged_predictions"] == 0  # else the gold is stale for this registry or matcher
+    assert shipped["posts"] == 4500
