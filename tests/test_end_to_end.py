@@ -45,7 +45,7 @@ def test_score_contract(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert "in.jsonl:2" in err and "bad json" in err
 
 
-@pytest.mark.parametrize("model", ["lexicon", "default"])  # default: the shipped fine-tuned model, torch
+@pytest.mark.parametrize("model", ["lexicon", "default"])  # default: the shipped model, bf16 or fp32 by CPU
 def test_replay_demo_escalates_before_the_gathering(capsys: pytest.CaptureFixture[str], model: str) -> None:
     code, alerts, err = _run(capsys, "replay", str(DEMO / "stream.jsonl"), "--model", model)
     assert code == 0 and "warning notifications" in err
