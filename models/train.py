@@ -100,9 +100,11 @@ def teacher_probs(
     from yujing.models.transformer import TransformerScorer
 
     scorer = TransformerScorer.load(teacher_dir, cache, say)
-    say(f"teacher {scorer.name} v{scorer.version} scoring {len(texts)} texts for soft targets")
+    unique = list(dict.fromkeys(texts))  # --real-repeat puts the same text in train several times
+    say(f"teacher {scorer.name} v{scorer.version} scoring {len(unique)} distinct texts for soft targets")
     who = {"name": scorer.name, "version": scorer.version, "dir": str(teacher_dir)}
-    return probabilities(scorer, texts, "teacher"), who
+    by_text = dict(zip(unique, probabilities(scorer, unique, "teacher"), strict=True))
+    return [by_text[t] for t in texts], who
 
 
 def seed_everything(seed: int) -> None:

@@ -12,7 +12,7 @@ import pytest
 from tests.models.tiny_model import make_tiny_encoder, toy_rows, write_toy_splits
 from yujing.errors import InputError
 from yujing.models.datagen.real import CED_FILE, load_unlabelled
-from yujing.models.train import TrainConfig, soft_targets, train
+from yujing.models.train import TrainConfig, soft_targets, teacher_probs, train
 from yujing.models.transformer import TransformerScorer
 
 FINNSP = "finance_texts/finnsp/train_list.json"
@@ -113,7 +113,7 @@ def test_student_learns_from_teacher_and_unlabelled_texts(cache: Path, tmp_path:
     )
     result = train(cfg, say=said.append, unlabelled=unlabelled)
     base = len(toy_rows())
-    assert any(m.startswith(f"teacher toy-teacher v1 scoring {base + len(unlabelled)} texts") for m in said), said
+    assert any(m.startswith(f"teacher toy-teacher v1 scoring {base + len(unlabelled)} distinct") for m in said), said
     dist = result.report["distillation"]
     assert dist["teacher"]["name"] == "toy-teacher" and dist["unlabelled_texts"] == len(unlabelled)
     assert result.report["recipe"]["teacher"] == str(teacher_dir)
@@ -121,6 +121,11 @@ def test_student_learns_from_teacher_and_unlabelled_texts(cache: Path, tmp_path:
     assert "## Distillation" in card and "toy-teacher" in card
     student = TransformerScorer.load(tmp_path / "student", cache)
     assert student.spec.depth == 1 and len(student.score(unlabelled)) == 3
+    # A text repeated in train (--real-repeat) is scored once and gets the same soft target every time.
+    said.clear()
+    probs, _ = teacher_probs(teacher_dir, [unlabelled[0], unlabelled[1], unlabelled[0]], said.append, cache)
+    assert len(probs) == 3 and probs[0] == probs[2] and probs[0] != probs[1]
+    assert any("scoring 2 distinct texts" in m for m in said), said
 
 
 def test_unlabelled_texts_without_a_teacher_are_refused(cache: Path, tmp_path: Path) -> None:
