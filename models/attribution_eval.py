@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from yujing.errors import InputError
-from yujing.models.attribution import PlatformMatcher
+from yujing.models.attribution import Mention, PlatformMatcher
 from yujing.registry import registry_from_entries
 
 FINNSP = ("finance_texts/finnsp/train_list.json", "finance_texts/finnsp/eval_list.json")
@@ -57,6 +57,9 @@ def platform_key(name: str) -> str:
 class Judged:
     named: frozenset[str]  # platform keys the post names
     judged: frozenset[str]  # every platform key an annotator looked at for this post (named or not)
+
+
+NOT_JUDGED = Judged(frozenset(), frozenset())  # a post absent from the gold file: it had no candidate name
 
 
 def read_team_gold(path: Path = TEAM_GOLD) -> dict[tuple[str, str], Judged]:
@@ -86,31 +89,38 @@ def with_team_gold(
 ) -> list[Post]:
     """The same posts with the team's gold as their entities."""
     by_key = {platform_key(name): name for name in registry}
-    empty = Judged(frozenset(), frozenset())
     out = []
     for p in posts:
-        named = gold.get((p.source, p.id), empty).named
+        named = gold.get((p.source, p.id), NOT_JUDGED).named
         out.append(Post(p.id, p.text, frozenset(by_key[k] for k in named if k in by_key), p.source))
     return out
 
 
-def unjudged(matcher: PlatformMatcher, posts: Sequence[Post], gold: Mapping[tuple[str, str], Judged]) -> int:
+def predict(matcher: PlatformMatcher, posts: Sequence[Post]) -> list[list[Mention]]:
+    """The matcher's mentions in every post, computed once and scored against each gold."""
+    return [matcher.mentions(p.text) for p in posts]
+
+
+def unjudged(
+    found: Sequence[Sequence[Mention]], posts: Sequence[Post], gold: Mapping[tuple[str, str], Judged]
+) -> int:
     """Predictions nobody judged (the gold is stale for this registry or matcher): should be 0."""
-    empty = Judged(frozenset(), frozenset())
     return sum(
-        platform_key(name) not in gold.get((p.source, p.id), empty).judged
-        for p in posts
-        for name in matcher.platforms(p.text)
+        platform_key(name) not in gold.get((p.source, p.id), NOT_JUDGED).judged
+        for p, mentions in zip(posts, found, strict=True)
+        for name in {m.platform for m in mentions}
     )
 
 
-def score(matcher: PlatformMatcher, posts: Sequence[Post], registry: frozenset[str], show: int = 10) -> dict[str, Any]:
-    """Exact-set accuracy, mention precision/recall and the first ``show`` disagreements."""
+def score(
+    found: Sequence[Sequence[Mention]], posts: Sequence[Post], registry: frozenset[str], show: int = 10
+) -> dict[str, Any]:
+    """Exact-set accuracy, mention precision/recall and the first ``show`` disagreements of the mentions
+    ``found`` in ``posts`` (see :func:`predict`)."""
     exact = tp = fp = fn = fuzzy = 0
     errors: list[dict[str, Any]] = []
-    for post in posts:
+    for post, mentions in zip(posts, found, strict=True):
         gold = post.entities & registry
-        mentions = matcher.mentions(post.text)
         pred = {m.platform for m in mentions}
         fuzzy += sum(not m.exact for m in mentions)
         tp, fp, fn = tp + len(pred & gold), fp + len(pred - gold), fn + len(gold - pred)
@@ -193,18 +203,19 @@ def evaluate(
     judged = read_team_gold(team_gold) if team_gold is not None else None
     if judged is not None:
         golds["team"] = with_team_gold(posts, registry, judged)
-    reports = []
-    for name, gold_posts in golds.items():
-        for setting in settings:
-            matcher = PlatformMatcher(entries, **SETTINGS[setting])
-            report = {**score(matcher, gold_posts, registry, show), "setting": setting, "gold": name}
+    held = [i for i, p in enumerate(posts) if p.source == FINNSP[1]]
+    reports: dict[str, list[dict[str, Any]]] = {name: [] for name in golds}
+    for setting in settings:
+        found = predict(PlatformMatcher(entries, **SETTINGS[setting]), posts)
+        for name, gold_posts in golds.items():
+            report = {**score(found, gold_posts, registry, show), "setting": setting, "gold": name}
             report["gold_is"] = GOLDS[name]
             if judged is not None and name == "team":
-                report["unjudged_predictions"] = unjudged(matcher, gold_posts, judged)
-                held = [p for p in gold_posts if p.source == FINNSP[1]]
-                report["eval_posts"] = {k: v for k, v in score(matcher, held, registry, 0).items() if k != "errors"}
-            reports.append(report)
-    return reports
+                report["unjudged_predictions"] = unjudged(found, gold_posts, judged)
+                held_score = score([found[i] for i in held], [gold_posts[i] for i in held], registry, 0)
+                report["eval_posts"] = {k: v for k, v in held_score.items() if k != "errors"}
+            reports[name].append(report)
+    return [report for per_gold in reports.values() for report in per_gold]
 
 
 def human(reports: Sequence[dict[str, Any]]) -> str:

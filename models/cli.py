@@ -154,7 +154,7 @@ def extra_examples(args: argparse.Namespace) -> tuple[list[Any], list[Any], list
     dev: list[Any] = []
     sources: list[dict[str, Any]] = []
     if args.extra_real:
-        repeat = getattr(args, "real_repeat", 1)
+        repeat = args.real_repeat
         if repeat < 1:
             raise InputError("bad_option", f"--real-repeat must be 1 or more, got {repeat}")
         real_train, real_dev = hold_out(load_real_train(args.extra_real), args.real_dev)

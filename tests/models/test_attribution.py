@@ -78,7 +78,7 @@ def test_latin_and_digit_names_do_not_match_inside_longer_runs() -> None:
 
 
 def test_attribution_scoring_counts_exact_sets_and_unnamed_posts() -> None:
-    from yujing.models.attribution_eval import Post, score
+    from yujing.models.attribution_eval import Post, predict, score
 
     registry = frozenset({"金汇宝", "鑫盛贷"})
     m = PlatformMatcher(registry_from_entries([{"name": n} for n in sorted(registry)]))
@@ -88,7 +88,7 @@ def test_attribution_scoring_counts_exact_sets_and_unnamed_posts() -> None:
         Post("c", "今天天气不错", frozenset()),  # names nothing, predicts nothing: exact
         Post("d", "某银行理财", frozenset({"某银行"})),  # gold outside the registry is ignored
     ]
-    r = score(m, posts, registry)
+    r = score(predict(m, posts), posts, registry)
     assert r["exact_set_accuracy"] == 0.75
     assert r["mention_precision"] == 2 / 3 and r["mention_recall"] == 1.0
     assert r["fuzzy_mentions"] == 1 and r["posts_naming_a_platform"] == 2
