@@ -18,7 +18,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -148,6 +148,73 @@ class MeanPoolClassifier(nn.Module):
     def forward_from(self, hidden: torch.Tensor, attention_mask: torch.Tensor, start: int) -> torch.Tensor:
         """Logits from cached hidden states at layer ``start``."""
         return self.classify(self.run_layers(hidden, attention_mask, start, len(self.layers())), attention_mask)
+
+
+class PackedForward:
+    """Inference-only forward of a :class:`MeanPoolClassifier` that skips padding in the dense layers.
+
+    The same arithmetic as ``model(input_ids, attention_mask)`` (post-LN BERT layers, exact GELU, masked mean
+    pooling, the model's own head), arranged for speed on CPUs:
+
+    - the linear layers, GELU and layer norms run on the real tokens only, packed into one matrix; padding is
+      put back only around attention, which needs rectangular batches;
+    - query, key and value come from one fused matrix multiply, and attention goes through torch's
+      ``scaled_dot_product_attention`` with contiguous inputs.
+
+    On the shipped model in bf16 this about doubles throughput over transformers' own forward with eager
+    attention (``bench/classifier_bench.py``). It reads the model's weights when built: build it after
+    loading or casting the model, not before training it further.
+    """
+
+    DENSE = (  # per layer, in the order __call__ unpacks them after the fused query/key/value
+        "attention.output.dense",
+        "attention.output.LayerNorm",
+        "intermediate.dense",
+        "output.dense",
+        "output.LayerNorm",
+    )
+
+    def __init__(self, model: MeanPoolClassifier) -> None:
+        config = cast(Any, model.bert).config
+        if config.hidden_act != "gelu":
+            raise ModelError(f"packed inference needs exact GELU, this encoder uses {config.hidden_act!r}")
+        self.model = model
+        self.heads = int(config.num_attention_heads)
+        self.eps = float(config.layer_norm_eps)
+        self.layers: list[tuple[torch.Tensor, ...]] = []
+        for layer in model.layers():
+            qkv = [f"attention.self.{part}" for part in ("query", "key", "value")]
+            rest = [layer.get_parameter(f"{n}.{t}").detach() for n in self.DENSE for t in ("weight", "bias")]
+            self.layers.append(
+                (
+                    torch.cat([layer.get_parameter(f"{n}.weight").detach() for n in qkv]).contiguous(),
+                    torch.cat([layer.get_parameter(f"{n}.bias").detach() for n in qkv]).contiguous(),
+                    *rest,
+                )
+            )
+
+    def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        from torch.nn import functional as F
+
+        hidden = self.model.bert.get_submodule("embeddings")(input_ids=input_ids)
+        batch, length, width = hidden.shape
+        keep = attention_mask.bool()
+        tokens = keep.reshape(-1).nonzero().squeeze(1)  # positions of real tokens in the flattened batch
+        x = hidden.reshape(batch * length, width)[tokens]
+        key_mask = keep[:, None, None, :]
+        size = width // self.heads
+        for qkv_w, qkv_b, o_w, o_b, ln1_w, ln1_b, up_w, up_b, down_w, down_b, ln2_w, ln2_b in self.layers:
+            padded = x.new_zeros(batch * length, 3 * width)
+            padded[tokens] = F.linear(x, qkv_w, qkv_b)
+            q, k, v = padded.view(batch, length, 3, self.heads, size).permute(2, 0, 3, 1, 4).contiguous().unbind(0)
+            att = F.scaled_dot_product_attention(q, k, v, attn_mask=key_mask)
+            att = att.transpose(1, 2).reshape(batch * length, width)[tokens]
+            x = F.layer_norm(x + F.linear(att, o_w, o_b), (width,), ln1_w, ln1_b, self.eps)
+            up = F.gelu(F.linear(x, up_w, up_b))
+            x = F.layer_norm(x + F.linear(up, down_w, down_b), (width,), ln2_w, ln2_b, self.eps)
+        out = x.new_zeros(batch * length, width)
+        out[tokens] = x
+        return self.model.classify(out.view(batch, length, width), attention_mask)
 
 
 def build_classifier(encoder_dir: Path, depth: int, seed: int | None = None) -> MeanPoolClassifier:
@@ -289,14 +356,17 @@ class TransformerScorer:
     tokenizer: Any
     batch_size: int = 32
     precision: str = "fp32"
+    packed: bool = True  # PackedForward; False runs transformers' own forward (same scores, slower)
     name: str = field(init=False)
     version: str = field(init=False)
+    forward: Callable[..., torch.Tensor] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
             raise ModelError(f"precision {self.precision!r} is not one of {', '.join(PRECISIONS)}")
         if self.precision == "bf16":
             self.model = self.model.to(torch.bfloat16)
+        self.forward = PackedForward(self.model) if self.packed else self.model
         self.name = self.spec.name + ("-bf16" if self.precision == "bf16" else "")
         self.version = self.spec.version
 
@@ -317,7 +387,7 @@ class TransformerScorer:
         with torch.inference_mode():
             for batch in length_buckets([len(t) for t in pieces], self.batch_size):
                 enc = encode_batch(self.tokenizer, [pieces[i] for i in batch], self.spec.max_length)
-                for i, row in zip(batch, self.model(**enc).float().tolist(), strict=True):
+                for i, row in zip(batch, self.forward(**enc).float().tolist(), strict=True):
                     out[i] = row
         return max_by_owner(out, owners, len(texts))
 

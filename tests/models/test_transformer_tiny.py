@@ -13,7 +13,14 @@ from tests.models.tiny_model import make_tiny_encoder, write_toy_splits
 from yujing.errors import InputError, ModelError
 from yujing.models.dataset import read_examples
 from yujing.models.train import TrainConfig, shuffled_batches, train
-from yujing.models.transformer import WEIGHTS_FILE, TransformerScorer, build_classifier, encode_batch, load_tokenizer
+from yujing.models.transformer import (
+    WEIGHTS_FILE,
+    PackedForward,
+    TransformerScorer,
+    build_classifier,
+    encode_batch,
+    load_tokenizer,
+)
 from yujing.models.transformer import ModelSpec as TransformerModelSpec
 from yujing.records import SIGNALS, Scores
 
@@ -44,6 +51,32 @@ def test_split_forward_equals_full_forward(cache: Path) -> None:
             model.hidden_at(enc["input_ids"], enc["attention_mask"], 1), enc["attention_mask"], 1
         )
     assert torch.allclose(full, split, atol=1e-5)
+
+
+def test_packed_forward_equals_transformers_forward_on_a_padded_batch(cache: Path) -> None:
+    folder = cache / "encoder" / next(p.name for p in (cache / "encoder").iterdir())
+    model = build_classifier(folder, 2, seed=0).eval()
+    with torch.no_grad():
+        model.head.bias.normal_()  # a fresh head is near zero; make the logits differ between texts
+        model.head.weight.normal_()
+    texts = ["听说平台跑路了", "明天上午九点市政府门口集合散步拉横幅维权", "钱", "今天天气很好，我很好"]
+    enc = encode_batch(load_tokenizer(folder), texts, 64)
+    assert not bool(enc["attention_mask"].all())  # the batch is padded
+    with torch.no_grad():
+        reference = model(**enc)
+        packed = PackedForward(model)(**enc)
+        alone = torch.cat([PackedForward(model)(**encode_batch(load_tokenizer(folder), [t], 64)) for t in texts])
+    assert torch.allclose(reference, packed, atol=1e-5)
+    assert torch.allclose(packed, alone, atol=1e-5)  # padding does not leak into a text's logits
+    assert len({tuple(row.tolist()) for row in packed}) == len(texts)
+
+
+def test_packed_forward_refuses_an_activation_it_does_not_implement(cache: Path) -> None:
+    folder = cache / "encoder" / next(p.name for p in (cache / "encoder").iterdir())
+    model = build_classifier(folder, 2, seed=0)
+    model.bert.config.hidden_act = "relu"
+    with pytest.raises(ModelError, match="exact GELU, this encoder uses 'relu'"):
+        PackedForward(model)
 
 
 def test_training_writes_weights_spec_thresholds_and_card(trained: Path) -> None:
