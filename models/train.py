@@ -33,6 +33,7 @@ from yujing.models.encoder import ensure_encoder
 from yujing.models.transformer import (
     MeanPoolClassifier,
     ModelSpec,
+    PackedForward,
     build_classifier,
     encode_batch,
     load_tokenizer,
@@ -128,16 +129,17 @@ def cache_hidden(
     out: list[torch.Tensor] = [torch.empty(0) for _ in texts]
     batches = length_buckets([len(t) for t in texts], 64)
     model.eval()
+    frozen = PackedForward(model)  # the frozen layers' weights do not change while training
     with torch.inference_mode():
         for batch in tqdm(batches, desc=desc, unit="batch", file=sys.stderr, leave=False):
             enc = {
                 k: v.to(cfg.device)
                 for k, v in encode_batch(tokenizer, [texts[i] for i in batch], cfg.max_length).items()
             }
-            hidden = model.hidden_at(enc["input_ids"], enc["attention_mask"], cfg.train_from)
-            for row, i in enumerate(batch):
-                n = int(enc["attention_mask"][row].sum())
-                out[i] = hidden[row, :n].clone()
+            packed, _ = frozen.run(enc["input_ids"], enc["attention_mask"], cfg.train_from)
+            lengths = enc["attention_mask"].sum(1).tolist()
+            for i, hidden in zip(batch, torch.split(packed, lengths), strict=True):
+                out[i] = hidden.clone()
     return out
 
 

@@ -12,7 +12,7 @@ import torch
 from tests.models.tiny_model import make_tiny_encoder, write_toy_splits
 from yujing.errors import InputError, ModelError
 from yujing.models.dataset import read_examples
-from yujing.models.train import TrainConfig, shuffled_batches, train
+from yujing.models.train import TrainConfig, pad, shuffled_batches, train
 from yujing.models.transformer import (
     WEIGHTS_FILE,
     PackedForward,
@@ -47,9 +47,10 @@ def test_split_forward_equals_full_forward(cache: Path) -> None:
     enc = encode_batch(load_tokenizer(folder), ["听说平台跑路了", "明天上午九点市政府门口集合散步"], 64)
     with torch.no_grad():
         full = model(**enc)
-        split = model.forward_from(
-            model.hidden_at(enc["input_ids"], enc["attention_mask"], 1), enc["attention_mask"], 1
-        )
+        # as training does: the frozen layer's output cached per text without padding, then padded again
+        packed, _ = PackedForward(model).run(enc["input_ids"], enc["attention_mask"], 1)
+        hidden, mask = pad(list(torch.split(packed, enc["attention_mask"].sum(1).tolist())))
+        split = model.forward_from(hidden, mask, 1)
     assert torch.allclose(full, split, atol=1e-5)
 
 
