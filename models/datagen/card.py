@@ -9,12 +9,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from yujing.models.datagen.catalogue import ALL_FAMILIES
 from yujing.models.datagen.compose import GENRES, LABEL_NAMES, SPLITS
-from yujing.models.datagen.families import FAMILIES, KIND_LABELS
+from yujing.models.datagen.families import KIND_LABELS
 from yujing.models.datagen.leakage import MAX_CROSS_SIMILARITY, N, nearest
 
 Row = Mapping[str, Any]
-KIND_OF = {f.name: f.kind for f in FAMILIES}
+KIND_OF = {f.name: f.kind for f in ALL_FAMILIES}
 
 
 def read_rows(data_dir: Path) -> dict[str, list[dict[str, Any]]]:

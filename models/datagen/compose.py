@@ -17,10 +17,11 @@ from dataclasses import dataclass
 
 from yujing.models.datagen import fillers as F
 from yujing.models.datagen import noise, vocab
-from yujing.models.datagen.families import FAMILIES, FINANCE_NEGATIVES, KIND_LABELS, NEGATIVE_KINDS, Family
+from yujing.models.datagen.catalogue import BATCHES
+from yujing.models.datagen.families import FINANCE_NEGATIVES, KIND_LABELS, NEGATIVE_KINDS, Family
 
 SPLITS = ("train", "dev", "test")
-SIZES = {"train": 3200, "dev": 700, "test": 800}
+SIZES = {"train": 4800, "dev": 1000, "test": 1200}
 GENRES = ("weibo", "wechat", "forum", "complaint", "news")
 GENRE_WEIGHTS = (0.27, 0.2, 0.2, 0.13, 0.2)
 # (rumour, panic, gathering) mix of the generated texts
@@ -82,10 +83,6 @@ class Group:
         return self.family.templates[self.index]
 
 
-def all_groups() -> list[Group]:
-    return [Group(f, i) for f in FAMILIES for i in range(len(f.templates))]
-
-
 def split_indices(n: int, rng: random.Random) -> dict[str, list[int]]:
     """Indices 0..n-1 shuffled into splits: ~20% test, ~15% dev (one each when n >= 3), rest train."""
     order = list(range(n))
@@ -100,14 +97,20 @@ def split_indices(n: int, rng: random.Random) -> dict[str, list[int]]:
 
 
 def assign_groups(seed: int) -> dict[str, list[Group]]:
-    """Template groups per split, stratified by kind."""
-    rng = random.Random(f"groups-{seed}")
+    """Template groups per split, stratified by kind, each batch of families on its own.
+
+    The first batch draws from the random stream it always drew from and each later batch from a stream of its
+    own, so adding a batch never moves an earlier group to another split: a model trained before the batch was
+    added has still never seen any test group.
+    """
     out: dict[str, list[Group]] = {s: [] for s in SPLITS}
-    groups = all_groups()
-    for kind in KIND_LABELS:
-        of_kind = [g for g in groups if g.family.kind == kind]
-        for split, idx in split_indices(len(of_kind), rng).items():
-            out[split] += [of_kind[i] for i in sorted(idx)]
+    for number, batch in enumerate(BATCHES, start=1):
+        rng = random.Random(f"groups-{seed}" if number == 1 else f"groups-{seed}-batch{number}")
+        groups = [Group(f, i) for f in batch for i in range(len(f.templates))]
+        for kind in KIND_LABELS:
+            of_kind = [g for g in groups if g.family.kind == kind]
+            for split, idx in split_indices(len(of_kind), rng).items():
+                out[split] += [of_kind[i] for i in sorted(idx)]
     return out
 
 

@@ -271,6 +271,3 @@ FAMILIES: tuple[Family, ...] = (
        "{P}[借款APP|这个网贷]收[砍头息|高额服务费]，[借一万到手七千|利息高得离谱]，[大家别上当|已经投诉了]"),
 )  # fmt: skip
 
-
-def families_of(kind: str) -> list[Family]:
-    return [f for f in FAMILIES if f.kind == kind]
