@@ -3,7 +3,7 @@
 Names:
 
 * ``None`` / ``"default"`` / ``"transformer"``: the shipped fine-tuned model with torch, in bfloat16 where
-  the CPU multiplies bf16 natively (AMX or AVX512-BF16: about 2.5x the fp32 speed, under 1 % of label
+  the CPU multiplies bf16 natively (AMX or AVX512-BF16: about 2x the fp32 speed, under 1 % of label
   decisions changed) and in fp32 elsewhere; the scorer's name (``e5-zh-ft-bf16`` / ``e5-zh-ft``) says which.
   Not int8: on this model dynamic int8 quantisation changes 13-17 % of the label decisions and costs 2-6
   points of macro-F1 (``bench/classifier_bench.py``), so the int8 path is opt-in;

@@ -9,9 +9,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from yujing.models.datagen.catalogue import ALL_FAMILIES
+from yujing.models.datagen.catalogue import ALL_FAMILIES, BATCH_2
 from yujing.models.datagen.compose import GENRES, LABEL_NAMES, SPLITS
-from yujing.models.datagen.families import KIND_LABELS
+from yujing.models.datagen.families import FAMILIES, KIND_LABELS
 from yujing.models.datagen.leakage import MAX_CROSS_SIMILARITY, N, nearest
 
 Row = Mapping[str, Any]
@@ -86,6 +86,12 @@ def render_card(splits: Mapping[str, Sequence[Row]]) -> str:
         "  dialect (咋个办, 莫得, 点算好, 屋头), typos (的/地, dropped or doubled characters), emoji, half-width",
         "  punctuation, euphemisms for gathering (散步, 喝茶, 集体“拜访”), platform aliases (short names, 「」,",
         "  …平台).",
+        f"- Two batches of families (`models/datagen/catalogue.py`): {len(FAMILIES)} written first (`families.py`), then",
+        f"  {len(BATCH_2)} more (`b2_*.py`) by five writers, each covering some kinds, to widen the phrasings after the",
+        "  test split showed the model generalising poorly to unseen ones: voice-message transcripts, Weibo repost",
+        "  chains, Cantonese, Sichuanese and Northeastern dialect, app queue numbers and 100-yuan daily caps,",
+        "  wind-down (良性退出) plans, group-admin sign-ups, elderly investors, and hard negatives that share the",
+        "  positives' words (police calls to register losses online, paid 代理维权 scams, reunions with banners).",
         "",
         "## Label definitions (as in the foundation issue)",
         "",
@@ -107,8 +113,9 @@ def render_card(splits: Mapping[str, Sequence[Row]]) -> str:
         "## Splits without near-duplicates",
         "",
         "Template groups (one template of one family) and the long filler sentences are assigned to one split",
-        "each, stratified by kind; a split's texts use only its own groups, so every dev/test text is phrased in",
-        "a way never seen in training. Check (`models/datagen/leakage.py`, run by the tests): highest character",
+        "each, stratified by kind and batch by batch (a new batch never moves an earlier batch's groups); a",
+        "split's texts use only its own groups, so every dev/test text is phrased in a way never seen in",
+        "training. Check (`models/datagen/leakage.py`, run by the tests): highest character",
         f"{N}-gram Jaccard similarity of any dev/test text to any train text: dev {sim['dev']}, test {sim['test']}",
         f"(limit {MAX_CROSS_SIMILARITY}; within train, paraphrases of one template reach 0.6-0.8).",
         "",
