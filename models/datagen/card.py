@@ -86,8 +86,10 @@ def render_card(splits: Mapping[str, Sequence[Row]]) -> str:
         "  dialect (咋个办, 莫得, 点算好, 屋头), typos (的/地, dropped or doubled characters), emoji, half-width",
         "  punctuation, euphemisms for gathering (散步, 喝茶, 集体“拜访”), platform aliases (short names, 「」,",
         "  …平台).",
-        f"- Two batches of families (`models/datagen/catalogue.py`): {len(FAMILIES)} written first (`families.py`), then",
-        f"  {len(BATCH_2)} more (`b2_*.py`) by five writers, each covering some kinds, to widen the phrasings after the",
+        f"- Two batches of families (`models/datagen/catalogue.py`): {len(FAMILIES)} written first"
+        f" (`families.py`), then",
+        f"  {len(BATCH_2)} more (`b2_*.py`) by five writers, each covering some kinds, to widen the phrasings"
+        " after the",
         "  test split showed the model generalising poorly to unseen ones: voice-message transcripts, Weibo repost",
         "  chains, Cantonese, Sichuanese and Northeastern dialect, app queue numbers and 100-yuan daily caps,",
         "  wind-down (良性退出) plans, group-admin sign-ups, elderly investors, and hard negatives that share the",
