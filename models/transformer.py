@@ -22,6 +22,7 @@ from typing import Any, cast
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from yujing.errors import ModelError
 from yujing.models.batching import length_buckets
@@ -194,8 +195,6 @@ class PackedForward:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """(hidden states of the real tokens after the first ``stop`` layers (all by default), packed as
         [tokens, width] in row-major order; their positions in the flattened [batch * length] input)."""
-        from torch.nn import functional as F
-
         hidden = self.model.bert.get_submodule("embeddings")(input_ids=input_ids)
         batch, length, width = hidden.shape
         keep = attention_mask.bool()
