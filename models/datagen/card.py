@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from yujing.models.datagen.catalogue import ALL_FAMILIES, BATCH_2
+from yujing.models.datagen.catalogue import ALL_FAMILIES, BATCH_2, BATCH_3
 from yujing.models.datagen.compose import GENRES, LABEL_NAMES, SPLITS
 from yujing.models.datagen.families import FAMILIES, KIND_LABELS
 from yujing.models.datagen.leakage import MAX_CROSS_SIMILARITY, N, nearest
@@ -86,7 +86,7 @@ def render_card(splits: Mapping[str, Sequence[Row]]) -> str:
         "  dialect (咋个办, 莫得, 点算好, 屋头), typos (的/地, dropped or doubled characters), emoji, half-width",
         "  punctuation, euphemisms for gathering (散步, 喝茶, 集体“拜访”), platform aliases (short names, 「」,",
         "  …平台).",
-        f"- Two batches of families (`models/datagen/catalogue.py`): {len(FAMILIES)} written first"
+        f"- Three batches of families (`models/datagen/catalogue.py`): {len(FAMILIES)} written first"
         f" (`families.py`), then",
         f"  {len(BATCH_2)} more (`b2_*.py`) by five writers, each covering some kinds, to widen the phrasings"
         " after the",
@@ -94,6 +94,11 @@ def render_card(splits: Mapping[str, Sequence[Row]]) -> str:
         "  chains, Cantonese, Sichuanese and Northeastern dialect, app queue numbers and 100-yuan daily caps,",
         "  wind-down (良性退出) plans, group-admin sign-ups, elderly investors, and hard negatives that share the",
         "  positives' words (police calls to register losses online, paid 代理维权 scams, reunions with banners).",
+        f"  Then {len(BATCH_3)} more (`b3_*.py`), again by five writers, aimed at what the dev split still showed the",
+        "  model missing: deferred-repayment plans (延期/分期兑付, 以物抵债, 打折回购), news reports of",
+        "  gatherings and of circulating claims, group admins relaying a lawyer's or insider's claim, Shanghainese,",
+        "  Henan and Minnan voice notes, and look-alikes: group trips to performances, debunks by telephone,",
+        "  repayment explainers.",
         "",
         "## Label definitions (as in the foundation issue)",
         "",

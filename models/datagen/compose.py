@@ -21,7 +21,7 @@ from yujing.models.datagen.catalogue import BATCHES
 from yujing.models.datagen.families import FINANCE_NEGATIVES, KIND_LABELS, NEGATIVE_KINDS, Family
 
 SPLITS = ("train", "dev", "test")
-SIZES = {"train": 4800, "dev": 1000, "test": 1200}
+SIZES = {"train": 6000, "dev": 1200, "test": 1500}
 GENRES = ("weibo", "wechat", "forum", "complaint", "news")
 GENRE_WEIGHTS = (0.27, 0.2, 0.2, 0.13, 0.2)
 # (rumour, panic, gathering) mix of the generated texts
