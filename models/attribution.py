@@ -12,7 +12,9 @@ Chinese has no spaces, so a registry name also occurs inside other words and nam
 therefore has to read as a word of its own (:func:`reads_as_name`): a word segmentation of the text
 around it (jieba's base dictionary, which knows no registry names) must not run across its start,
 and it must not be followed by a character that continues a platform name (财 宝 贷 …) unless what
-follows is a generic suffix (金服, 理财, 平台 …: 钱爸爸理财 is 钱爸爸).
+follows is a generic suffix (金服, 理财, 平台 …: 钱爸爸理财 is 钱爸爸). A name right after a bank or a large
+company is that company's product throughout the text (交通银行好享贷), 贷 + 款 is 贷款, and 和/与 between two
+words is a conjunction (评选和信贷支持).
 """
 
 from __future__ import annotations
@@ -93,12 +95,37 @@ def _edges(text: str, start: int, end: int) -> set[int]:
     return edges
 
 
+# Banks and large companies whose own products share names with P2P platforms (交通银行好享贷, 京东小金库,
+# 平安财富宝): a name right after one of these is that company's product, not the platform.
+_OWNERS = (
+    "银行", "交行", "工行", "农行", "中行", "建行", "招行", "浦发", "中信", "光大", "兴业", "民生", "华夏", "广发",
+    "平安", "京东", "苏宁", "百度", "腾讯",
+)  # fmt: skip  # not 微信/微博: 关注微信蜂融网 is the platform's own account
+_CONJUNCTIONS = "和与及或"
+_BEFORE_NAME = "了在到给从是投向于对把"  # after these, 和 starts a name (投了和信贷), it does not join two nouns
+
+
 def reads_as_name(text: str, start: int, end: int) -> bool:
     """Whether ``text[start:end]`` stands as a word of its own rather than inside another word or name."""
     generic_next = text[end : end + 4].lower().startswith(_GENERIC_NEXT)
     if not generic_next and text[end : end + 1] in _NAME_CHARS and text[end - 1] not in _NAME_CHARS:
         return False
-    return start in _edges(text, start, end)
+    if text[end - 1] == "贷" and text[end : end + 1] == "款":  # 网络贷 + 款 is 网络贷款 (online loans)
+        return False
+    edges = _edges(text, start, end)
+    if start not in edges:
+        return False
+    # 和信贷 in 评选和信贷支持: after a character that is not punctuation, a leading 和/与/及/或 that is a word of
+    # its own, followed by one ordinary word, is the conjunction
+    rest_is_one_word = start + 1 in edges and not any(start + 1 < e < end for e in edges)
+    conjunction = text[start] in _CONJUNCTIONS and start > 0 and text[start - 1] not in _BEFORE_NAME
+    return not (conjunction and rest_is_one_word and text[start - 1].isalnum())
+
+
+def owned_product(text: str, start: int) -> bool:
+    """Whether the name at ``start`` follows a bank or large company (交通银行的惠民贷, 京东“小金库”)."""
+    before = text[max(0, start - 6) : start].rstrip('的“”"「『')  # a space or @ separates: not a product
+    return before.endswith(_OWNERS)
 
 
 class PlatformMatcher:
@@ -151,6 +178,9 @@ class PlatformMatcher:
                 cursor = end
         if self._word_edges:
             out = [m for m in out if reads_as_name(text, m.start, m.end)]
+            # one sense per text: a name that is once a bank's or large company's product is that product throughout
+            products = {m.platform for m in out if owned_product(text, m.start)}
+            out = [m for m in out if m.platform not in products]
         return out
 
     def platforms(self, text: str) -> tuple[str, ...]:

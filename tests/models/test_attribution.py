@@ -68,6 +68,24 @@ def test_a_name_inside_another_word_or_name_is_not_a_mention() -> None:
     assert unchecked.platforms("华夏信财") == ("华夏信",)
 
 
+def test_bank_products_loans_and_conjunctions_are_not_platforms() -> None:
+    m = _matcher({"name": "好享贷"}, {"name": "网络贷"}, {"name": "和信贷"}, {"name": "小金库"}, {"name": "蜂融网"})
+    # a bank's or a large company's product of the same name, and the same name later in that text
+    assert m.platforms("交通银行好享贷怎么取现？好享贷是一种消费信贷") == ()
+    assert m.platforms("交通银行的“好享贷”额度") == ()
+    assert m.platforms("京东小金库收益") == ()
+    assert m.platforms("好享贷暂停兑付") == ("好享贷",)
+    assert m.platforms("@某某银行 好享贷跑路") == ("好享贷",)  # a space separates: not the bank's product
+    assert m.platforms("关注蜂融网官方微信蜂融网") == ("蜂融网",)  # a WeChat account, not a product of WeChat
+    # 贷 + 款 reads as 贷款 (loans)
+    assert m.platforms("涉嫌网络贷款诈骗") == ()
+    assert m.platforms("网络贷逾期了") == ("网络贷",)
+    # 和 between two words is the conjunction; after 投了 it starts the name
+    assert m.platforms("完成评选和信贷支持计划") == ()
+    assert m.platforms("在风车理财投了和信贷的钱") == ("和信贷",)
+    assert m.platforms("和信贷暂停兑付") == ("和信贷",)
+
+
 def test_latin_and_digit_names_do_not_match_inside_longer_runs() -> None:
     m = _matcher({"name": "19贷"}, {"name": "PPmoney"}, {"name": "e租宝"})
     assert m.platforms("支付宝2019贷款口子") == ()
