@@ -35,12 +35,16 @@ SortKey = tuple[datetime, tuple[str, ...]]
 
 @dataclass(frozen=True, slots=True, order=True)
 class Held:
-    """One buffered record: its event time, its tiebreak, and the bytes to hand on."""
+    """One buffered record: its event time, its tiebreak, and the bytes to hand on.
+
+    ``decoded`` may carry what the caller already parsed from ``value``, so it is not parsed twice; it is not
+    part of the state (a record restored from a checkpoint has none, and the caller parses ``value`` again)."""
 
     ts: datetime
     tiebreak: tuple[str, ...]
     key: bytes | None = field(default=None, compare=False)
     value: bytes = field(default=b"", compare=False)
+    decoded: object = field(default=None, compare=False, repr=False)
 
     @property
     def sort_key(self) -> SortKey:
@@ -67,7 +71,8 @@ class ReorderBuffer:
     late: int = 0  # records that arrived after a newer one had been released
     duplicates: int = 0  # records dropped because the same one was held or recently released
     _heap: list[Held] = field(default_factory=list)
-    _seen: dict[SortKey, None] = field(default_factory=dict)  # held and recently released, oldest first
+    _seen: dict[SortKey, None] = field(default_factory=dict)  # held and recently released, in arrival order
+    _expiry: list[SortKey] = field(default_factory=list)  # the keys of _seen as a min-heap, to forget the oldest
 
     def __post_init__(self) -> None:
         if self.slack < timedelta(0):
@@ -89,6 +94,7 @@ class ReorderBuffer:
                 self.duplicates += 1
                 continue
             self._seen[record.sort_key] = None
+            heapq.heappush(self._expiry, record.sort_key)
             if self.newest is None or record.ts > self.newest:
                 self.newest = record.ts
             if self.frontier is not None and record.sort_key < self.frontier:
@@ -103,13 +109,17 @@ class ReorderBuffer:
         return out
 
     def _forget(self) -> None:
-        """Keep the keys of released records for one more ``slack`` (then a copy would be late anyway)."""
+        """Keep the keys of released records for one more ``slack`` (then a copy would be late anyway).
+
+        Only keys older than the horizon are touched, oldest first, so a push costs O(log n) per key forgotten
+        however many are held. A held record is never older than the watermark (push releases those), so no
+        held key is forgotten."""
         mark = self.watermark
         if mark is None:
             return
         horizon = mark - self.slack
-        held = {h.sort_key for h in self._heap}
-        self._seen = {k: None for k in self._seen if k[0] >= horizon or k in held}
+        while self._expiry and self._expiry[0][0] < horizon:
+            del self._seen[heapq.heappop(self._expiry)]
 
     def flush(self) -> list[Held]:
         """Release everything held, in order (nothing earlier can still arrive, or we stop waiting)."""
@@ -143,6 +153,9 @@ class ReorderBuffer:
         heapq.heapify(self._heap)
         self._seen = {(datetime.fromisoformat(ts), tuple(str(t) for t in tb)): None
                       for ts, tb in state.get("seen", [])}
+        self._seen.update((h.sort_key, None) for h in self._heap)  # a state written before "seen" existed
+        self._expiry = list(self._seen)
+        heapq.heapify(self._expiry)
 
 
 def slack_of(bus: object) -> timedelta:

@@ -171,7 +171,7 @@ class AlertStage:
 
     def handle(self, batch: Sequence[Message]) -> bytes | None:
         pairs, dead = decode_pairs(batch, ScoredPost.from_dict, "alert")
-        due = self._reorder.push(Held(sp.ts, (sp.id, m.key.decode() if m.key else ""), m.key, m.value)
+        due = self._reorder.push(Held(sp.ts, (sp.id, m.key.decode() if m.key else ""), m.key, m.value, sp)
                                  for m, sp in pairs)
         self._emit(due)
         produce_dead_letters(self._bus, dead)
@@ -194,7 +194,7 @@ class AlertStage:
             self._late_reported = self._reorder.late
         alerts: list[Alert] = []
         for held in due:
-            sp = ScoredPost.from_dict(json.loads(held.value))
+            sp = held.decoded if isinstance(held.decoded, ScoredPost) else ScoredPost.from_dict(json.loads(held.value))
             owned = dataclasses.replace(sp, platforms=(held.key.decode(),)) if held.key else sp
             alerts.extend(self._alerting.observe(owned))
         if due:

@@ -79,3 +79,27 @@ def test_a_redelivered_record_is_counted_once() -> None:
     restored = ReorderBuffer(slack=timedelta(minutes=10))
     restored.load(buf.state())
     assert restored.push([held(12, "c")]) == [] and restored.duplicates == 3
+
+
+def test_released_keys_are_forgotten_after_one_more_slack_and_the_memory_stays_bounded() -> None:
+    buf = ReorderBuffer(slack=timedelta(minutes=10))
+    for minute in range(0, 600, 2):
+        buf.push([held(minute, f"p{minute}")])
+        # held (newer than the watermark) and released within one more slack: at most 2 * slack / step keys
+        assert len(buf._seen) == len(buf._expiry) <= 11
+    assert buf.duplicates == 0
+    assert buf.push([held(596, "p596")]) == [] and buf.duplicates == 1  # still remembered
+    late = buf.push([held(500, "p500")])  # forgotten: a copy this old is late, released at once
+    assert [r.value for r in late] == [b"p500@500"] and buf.late == 1 and buf.duplicates == 1
+
+
+def test_what_the_caller_decoded_rides_along_but_is_not_part_of_the_state() -> None:
+    parsed = {"id": "a"}
+    record = Held(T0, ("a",), None, b"{}", decoded=parsed)
+    assert record == Held(T0, ("a",), None, b"{}")  # not compared, so order and duplicates are unchanged
+    buf = ReorderBuffer(slack=timedelta(minutes=10))
+    buf.push([record])
+    restored = ReorderBuffer(slack=timedelta(minutes=10))
+    restored.load(buf.state())
+    (mine,), (theirs,) = buf.flush(), restored.flush()
+    assert mine.decoded is parsed and theirs.decoded is None and theirs.value == b"{}"
