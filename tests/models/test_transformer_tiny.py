@@ -63,6 +63,7 @@ def test_packed_forward_equals_transformers_forward_on_a_padded_batch(cache: Pat
     texts = ["听说平台跑路了", "明天上午九点市政府门口集合散步拉横幅维权", "钱", "今天天气很好，我很好"]
     enc = encode_batch(load_tokenizer(folder), texts, 64)
     assert not bool(enc["attention_mask"].all())  # the batch is padded
+    assert enc["input_ids"].shape[1] % PackedForward.ALIGN  # and attention pads it further, to ALIGN
     with torch.no_grad():
         reference = model(**enc)
         packed = PackedForward(model)(**enc)
