@@ -72,7 +72,7 @@ class ReorderBuffer:
     duplicates: int = 0  # records dropped because the same one was held or recently released
     _heap: list[Held] = field(default_factory=list)
     _seen: dict[SortKey, None] = field(default_factory=dict)  # held and recently released, in arrival order
-    _expiry: list[SortKey] = field(default_factory=list)  # the keys of _seen as a min-heap, to forget the oldest
+    _expiry: list[SortKey] = field(default_factory=list, compare=False)  # _seen's keys as a min-heap, oldest first
 
     def __post_init__(self) -> None:
         if self.slack < timedelta(0):

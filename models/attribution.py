@@ -13,8 +13,8 @@ therefore has to read as a word of its own (:func:`reads_as_name`): a word segme
 around it (jieba's base dictionary, which knows no registry names) must not run across its start,
 and it must not be followed by a character that continues a platform name (财 宝 贷 …) unless what
 follows is a generic suffix (金服, 理财, 平台 …: 钱爸爸理财 is 钱爸爸). A name right after a bank or a large
-company is that company's product throughout the text (交通银行好享贷), 贷 + 款 is 贷款, and 和/与 between two
-words is a conjunction (评选和信贷支持).
+company is that company's product throughout the text (交通银行好享贷), 贷 + 款 is 贷款, and 和/与/及/或
+between two words is a conjunction (评选和信贷支持).
 """
 
 from __future__ import annotations
@@ -99,8 +99,8 @@ def _edges(text: str, start: int, end: int) -> set[int]:
 # 平安财富宝): a name right after one of these is that company's product, not the platform.
 _OWNERS = (
     "银行", "交行", "工行", "农行", "中行", "建行", "招行", "浦发", "中信", "光大", "兴业", "民生", "华夏", "广发",
-    "平安", "京东", "苏宁", "百度", "腾讯",
-)  # fmt: skip  # not 微信/微博: 关注微信蜂融网 is the platform's own account
+    "平安", "京东", "苏宁", "腾讯",
+)  # fmt: skip  # not 微信: 关注微信蜂融网 is the platform's own account; not 百度: 百度好享贷 is a search
 _CONJUNCTIONS = "和与及或"
 _BEFORE_NAME = "了在到给从是投向于对把"  # after these, 和 starts a name (投了和信贷), it does not join two nouns
 
@@ -110,7 +110,8 @@ def reads_as_name(text: str, start: int, end: int) -> bool:
     generic_next = text[end : end + 4].lower().startswith(_GENERIC_NEXT)
     if not generic_next and text[end : end + 1] in _NAME_CHARS and text[end - 1] not in _NAME_CHARS:
         return False
-    if text[end - 1] == "贷" and text[end : end + 1] == "款":  # 网络贷 + 款 is 网络贷款 (online loans)
+    # 网络贷 + 款 is 网络贷款 (online loans); the rare 好享贷 + 款项 (funds) is lost with it
+    if text[end - 1] == "贷" and text[end : end + 1] == "款":
         return False
     edges = _edges(text, start, end)
     if start not in edges:
@@ -123,9 +124,13 @@ def reads_as_name(text: str, start: int, end: int) -> bool:
 
 
 def owned_product(text: str, start: int) -> bool:
-    """Whether the name at ``start`` follows a bank or large company (交通银行的惠民贷, 京东“小金库”)."""
-    before = text[max(0, start - 6) : start].rstrip('的“”"「『')  # a space or @ separates: not a product
-    return before.endswith(_OWNERS)
+    """Whether the name at ``start`` follows a bank or large company (交通银行的惠民贷, 京东“小金库”): the word
+    right before it (after 的 or an opening quote) is one of them, not just the end of a longer word (国计民生)."""
+    before = text[max(0, start - _CONTEXT) : start].rstrip('的“”"「『')  # a space separates: not a product
+    if not before:
+        return False
+    last = list(rjieba.cut(before, False))[-1]
+    return last in _OWNERS or last.endswith("银行")
 
 
 class PlatformMatcher:

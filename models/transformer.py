@@ -203,7 +203,7 @@ class PackedForward:
         tokens = keep.reshape(-1).nonzero().squeeze(1)
         x = hidden.reshape(batch * length, width)[tokens]
         # attention runs on a length rounded up to a multiple of ALIGN: torch's CPU attention kernel works in
-        # blocks and is up to twice as slow on ragged lengths (104 against 112 tokens); the extra keys are masked
+        # blocks and is slower on ragged lengths (see the class docstring); the extra keys are masked
         aligned = -(-length // self.ALIGN) * self.ALIGN
         rows = tokens // length * aligned + tokens % length  # the real tokens' rows in [batch * aligned]
         key_mask = F.pad(keep, (0, aligned - length))[:, None, None, :]

@@ -76,6 +76,9 @@ def test_bank_products_loans_and_conjunctions_are_not_platforms() -> None:
     assert m.platforms("京东小金库收益") == ()
     assert m.platforms("好享贷暂停兑付") == ("好享贷",)
     assert m.platforms("@某某银行 好享贷跑路") == ("好享贷",)  # a space separates: not the bank's product
+    # an owner's name at the end of a longer word, or an owner used as a verb, is not an owner
+    for text in ("发扬光大好享贷", "国计民生好享贷平台", "推广发好享贷", "新兴业好享贷", "百度好享贷发现是骗子"):
+        assert m.platforms(text) == ("好享贷",), text
     assert m.platforms("关注蜂融网官方微信蜂融网") == ("蜂融网",)  # a WeChat account, not a product of WeChat
     # 贷 + 款 reads as 贷款 (loans)
     assert m.platforms("涉嫌网络贷款诈骗") == ()
