@@ -127,7 +127,7 @@ def owned_product(text: str, start: int) -> bool:
     """Whether the name at ``start`` follows a bank or large company (交通银行的惠民贷, 京东“小金库”): the word
     right before it (after 的 or an opening quote) is one of them, not just the end of a longer word (国计民生)."""
     before = text[max(0, start - _CONTEXT) : start].rstrip('的“”"「『')  # a space separates: not a product
-    if not before:
+    if not before.endswith((*_OWNERS, "银行")):  # the word before can only be an owner if the text ends in one
         return False
     last = list(rjieba.cut(before, False))[-1]
     return last in _OWNERS or last.endswith("银行")
