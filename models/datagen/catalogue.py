@@ -11,6 +11,8 @@ groups without moving old ones.
 
 from __future__ import annotations
 
+from types import ModuleType
+
 from yujing.models.datagen import (
     b2_gathering,
     b2_neg_a,
@@ -25,19 +27,13 @@ from yujing.models.datagen import (
 )
 from yujing.models.datagen.families import FAMILIES, Family
 
-BATCH_2: tuple[Family, ...] = (
-    *b2_rumour.FAMILIES,
-    *b2_panic.FAMILIES,
-    *b2_gathering.FAMILIES,
-    *b2_neg_a.FAMILIES,
-    *b2_neg_b.FAMILIES,
-)
-BATCH_3: tuple[Family, ...] = (
-    *b3_rumour.FAMILIES,
-    *b3_panic.FAMILIES,
-    *b3_gathering.FAMILIES,
-    *b3_neg_a.FAMILIES,
-    *b3_neg_b.FAMILIES,
-)
+
+def _batch(*modules: ModuleType) -> tuple[Family, ...]:
+    """The families of a batch's topic modules, in the order given."""
+    return tuple(f for module in modules for f in module.FAMILIES)
+
+
+BATCH_2 = _batch(b2_rumour, b2_panic, b2_gathering, b2_neg_a, b2_neg_b)
+BATCH_3 = _batch(b3_rumour, b3_panic, b3_gathering, b3_neg_a, b3_neg_b)
 BATCHES: tuple[tuple[Family, ...], ...] = (FAMILIES, BATCH_2, BATCH_3)
 ALL_FAMILIES: tuple[Family, ...] = tuple(f for batch in BATCHES for f in batch)
