@@ -13,12 +13,15 @@ therefore has to read as a word of its own (:func:`reads_as_name`): a word segme
 around it (jieba's base dictionary, which knows no registry names) must not run across its start,
 and it must not be followed by a character that continues a platform name (财 宝 贷 …) unless what
 follows is a generic suffix (金服, 理财, 平台 …: 钱爸爸理财 is 钱爸爸). A name right after a bank or a large
-company is that company's product throughout the text (交通银行好享贷), 贷 + 款 is 贷款, and 和/与/及/或
-between two words is a conjunction (评选和信贷支持).
+company is that company's product throughout the text (交通银行好享贷), 贷 + 款 is 贷款, 网/车/房 + 贷… is
+网贷/车贷/房贷 + …, and 和/与/及/或 between two words is a conjunction (评选和信贷支持). A site that signs the
+text's disclaimer (声明：优财网所提供的信息仅供参考) published it and is not its subject, and a quoted name one
+character longer (“隆盈天下”) is another name. A surface that two registry entries share names both.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -102,6 +105,7 @@ _OWNERS = (
     "平安", "京东", "苏宁", "腾讯",
 )  # fmt: skip  # not 微信: 关注微信蜂融网 is the platform's own account; not 百度: 百度好享贷 is a search
 _CONJUNCTIONS = "和与及或"
+_LOAN_HEADS = "网车房借放信"
 _BEFORE_NAME = "了在到给从是投向于对把"  # after these, 和 starts a name (投了和信贷), it does not join two nouns
 
 
@@ -112,6 +116,10 @@ def reads_as_name(text: str, start: int, end: int) -> bool:
         return False
     # 网络贷 + 款 is 网络贷款 (online loans); the rare 好享贷 + 款项 (funds) is lost with it
     if text[end - 1] == "贷" and text[end : end + 1] == "款":
+        return False
+    # 网 + 贷理财 is 网贷 + 理财: a name starting with 贷 right after 网/车/房/借/放/信 is the tail of a loan word
+    # (the segmenter's base dictionary lacks 网贷 and 车贷)
+    if text[start] == "贷" and start > 0 and text[start - 1] in _LOAN_HEADS:
         return False
     edges = _edges(text, start, end)
     if start not in edges:
@@ -133,23 +141,42 @@ def owned_product(text: str, start: int) -> bool:
     return last in _OWNERS or last.endswith("银行")
 
 
+# A news site's disclaimer (声明：优财网所提供的信息仅供参考): the name before it published the text.
+_DISCLAIMER = re.compile(r"\s*所?提供的(?:信息|内容|资讯)\S{0,6}?仅供参考")
+
+
+def publisher(text: str, end: int) -> bool:
+    """Whether the name ending at ``end`` signs a publisher's disclaimer: that site published the text, so an
+    aggregator that is also a registry platform is not attributed every article it reposts."""
+    return _DISCLAIMER.match(text, end) is not None
+
+
+def quoted_inside(text: str, start: int, end: int) -> bool:
+    """Whether the name is the tail of a quoted name one character longer (“隆盈天下” is not 盈天下): the writer
+    marked the whole quoted span as the name. A longer head is often a modifier (“西部陆金所”, a western 陆金所)."""
+    return start >= 2 and text[start - 2] == "“" and text[start - 1].isalnum() and text[end : end + 1] == "”"
+
+
 class PlatformMatcher:
     def __init__(self, registry: Registry, *, fuzzy: bool = True, word_edges: bool = True) -> None:
         self._word_edges = word_edges
         self._automaton = ahocorasick.Automaton()
-        exact: dict[str, str] = {}
+        # A surface that several entries share (PPmoney and Ppmoney listed twice) names all of them.
+        exact: dict[str, tuple[str, ...]] = {}
         for platform in registry:
             for name in platform.names:
-                exact.setdefault(_fold(name), platform.name)
-        for surface, owner in exact.items():
-            self._automaton.add_word(surface, (owner, len(surface), True))
+                owners = exact.get(_fold(name), ())
+                if platform.name not in owners:
+                    exact[_fold(name)] = (*owners, platform.name)
+        for surface, owners in exact.items():
+            self._automaton.add_word(surface, (owners, len(surface), True))
         if fuzzy:
             self._add_variants(registry, exact)
         self._size = len(self._automaton)
         if self._size:
             self._automaton.make_automaton()
 
-    def _add_variants(self, registry: Registry, exact: dict[str, str]) -> None:
+    def _add_variants(self, registry: Registry, exact: dict[str, tuple[str, ...]]) -> None:
         claimed: dict[str, str | None] = {}
         for platform in registry:
             for name in platform.names:
@@ -161,7 +188,7 @@ class PlatformMatcher:
                     claimed[variant] = platform.name if owner == platform.name else None
         for variant, maybe_owner in claimed.items():
             if maybe_owner is not None:
-                self._automaton.add_word(variant, (maybe_owner, len(variant), False))
+                self._automaton.add_word(variant, ((maybe_owner,), len(variant), False))
 
     def mentions(self, text: str) -> list[Mention]:
         """Non-overlapping mentions, leftmost-longest, each reading as a word of its own (unless
@@ -170,22 +197,26 @@ class PlatformMatcher:
             return []
         folded = _fold(text)
         found = [
-            (end - length + 1, end + 1, owner, is_exact)
-            for end, (owner, length, is_exact) in self._automaton.iter(folded)
+            (end - length + 1, end + 1, owners, is_exact)
+            for end, (owners, length, is_exact) in self._automaton.iter(folded)
             if _whole(folded, end - length + 1, end + 1)
         ]
         found.sort(key=lambda m: (m[0], -(m[1] - m[0])))
         out: list[Mention] = []
         cursor = 0
-        for start, end, owner, is_exact in found:
+        for start, end, owners, is_exact in found:
             if start >= cursor:
-                out.append(Mention(owner, start, end, text[start:end], is_exact))
+                out += [Mention(owner, start, end, text[start:end], is_exact) for owner in owners]
                 cursor = end
         if self._word_edges:
             out = [m for m in out if reads_as_name(text, m.start, m.end)]
-            # one sense per text: a name that is once a bank's or large company's product is that product throughout
-            products = {m.platform for m in out if owned_product(text, m.start)}
-            out = [m for m in out if m.platform not in products]
+            # one sense per text: a name that is once a bank's or large company's product is that product
+            # throughout, and a name that signs the text's disclaimer is its publisher, not its subject
+            other = {
+                m.platform for m in out
+                if owned_product(text, m.start) or publisher(text, m.end) or quoted_inside(text, m.start, m.end)
+            }
+            out = [m for m in out if m.platform not in other]
         return out
 
     def platforms(self, text: str) -> tuple[str, ...]:

@@ -89,6 +89,27 @@ def test_bank_products_loans_and_conjunctions_are_not_platforms() -> None:
     assert m.platforms("和信贷暂停兑付") == ("和信贷",)
 
 
+def test_loan_word_tails_publishers_and_longer_quoted_names_are_not_platforms() -> None:
+    m = _matcher({"name": "贷理财"}, {"name": "优财网"}, {"name": "盈天下"}, {"name": "陆金所"}, {"name": "鑫盛贷"})
+    # 网贷 / 车贷 + 理财: the name starts inside a loan word
+    assert m.platforms("P2P网贷理财正处于备案期，车贷理财也是") == ()
+    assert m.platforms("贷理财暂停兑付，投资人去了网贷之家") == ("贷理财",)
+    # a news site's disclaimer names the publisher: none of its mentions in that text count
+    site = "优财网：中信银行与麦当劳合作\n原标题：优财网：中信银行与麦当劳合作 声明：优财网所提供的信息仅供参考！"
+    assert m.platforms(site) == ()
+    assert m.platforms("优财网：平台暂停兑付，请投资人登记") == ("优财网",)
+    assert m.platforms("鑫盛贷提供的信息显示逾期率上升") == ("鑫盛贷",)  # no disclaimer: the platform's own data
+    # a quoted name one character longer is another name; a longer head is a modifier
+    assert m.platforms("“隆盈天下”会员“死不退”，声称隆盈天下不是传销") == ()
+    assert m.platforms("“盈天下”会员") == ("盈天下",)
+    assert m.platforms("以“西部陆金所”为目标") == ("陆金所",)
+
+
+def test_a_name_listed_twice_in_the_registry_names_both_entries() -> None:
+    m = _matcher({"name": "PPmoney"}, {"name": "Ppmoney"}, {"name": "积木盒子"})
+    assert m.platforms("ppmoney回应质疑，积木盒子未回应") == ("PPmoney", "Ppmoney", "积木盒子")
+
+
 def test_latin_and_digit_names_do_not_match_inside_longer_runs() -> None:
     m = _matcher({"name": "19贷"}, {"name": "PPmoney"}, {"name": "e租宝"})
     assert m.platforms("支付宝2019贷款口子") == ()
