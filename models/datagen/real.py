@@ -180,8 +180,15 @@ def read_texts(data_dir: Path, source: str) -> dict[str, str]:
         raise InputError("unreadable", f"{path}: {exc}") from exc
 
 
-def resolve(data_dir: Path, labels: Sequence[RealLabel], labels_file: Path = LABELS_FILE) -> list[Example]:
-    texts: dict[str, dict[str, str]] = {}
+def resolve(
+    data_dir: Path,
+    labels: Sequence[RealLabel],
+    labels_file: Path = LABELS_FILE,
+    texts: dict[str, dict[str, str]] | None = None,
+) -> list[Example]:
+    """The labelled examples, texts read from ``data_dir`` (or taken from ``texts``, source -> id -> raw text,
+    which is filled in as sources are read)."""
+    texts = {} if texts is None else texts
     out = []
     for label in labels:
         if label.source not in texts:
@@ -323,9 +330,10 @@ def load_unlabelled(
     }
     eval_ced = [ced_times[x.id] for x in eval_labels if x.source == CED_FILE and x.id in ced_times]
     ced_cutoff = min(eval_ced) if eval_ced else datetime.max.replace(tzinfo=UTC)  # no eval CED post: all are train
+    texts = {src: read_texts(data_dir, src) for src in (*FINANCE_FILES, CED_FILE)}
     candidates: list[str] = []
     for src in (*FINANCE_FILES, CED_FILE):
-        for key, raw in sorted(read_texts(data_dir, src).items()):
+        for key, raw in sorted(texts[src].items()):
             text = normalise(raw)
             if (src, key) in annotated or len(text) < min_chars:
                 continue
@@ -336,7 +344,7 @@ def load_unlabelled(
                 continue
             candidates.append(text)
     random.Random(seed).shuffle(candidates)
-    held = [shingles(e.text, 4) for e in resolve(data_dir, eval_labels, labels_file)]
+    held = [shingles(e.text, 4) for e in resolve(data_dir, eval_labels, labels_file, texts)]
     out: list[str] = []
     seen: set[str] = set()
     for text in candidates:
