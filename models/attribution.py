@@ -211,7 +211,8 @@ class PlatformMatcher:
         if self._word_edges:
             out = [m for m in out if reads_as_name(text, m.start, m.end)]
             # one sense per text: a name that is once a bank's or large company's product is that product
-            # throughout, and a name that signs the text's disclaimer is its publisher, not its subject
+            # throughout, a name that signs the text's disclaimer is its publisher, not its subject, and a name
+            # once quoted inside a longer one (“隆盈天下”) is that other name throughout
             other = {
                 m.platform for m in out
                 if owned_product(text, m.start) or publisher(text, m.end) or quoted_inside(text, m.start, m.end)
