@@ -13,8 +13,8 @@ therefore has to read as a word of its own (:func:`reads_as_name`): a word segme
 around it (jieba's base dictionary, which knows no registry names) must not run across its start,
 and it must not be followed by a character that continues a platform name (财 宝 贷 …) unless what
 follows is a generic suffix (金服, 理财, 平台 …: 钱爸爸理财 is 钱爸爸). A name right after a bank or a large
-company is that company's product throughout the text (交通银行好享贷), 贷 + 款 is 贷款, 网/车/房 + 贷… is
-网贷/车贷/房贷 + …, and 和/与/及/或 between two words is a conjunction (评选和信贷支持). A site that signs the
+company is that company's product throughout the text (交通银行好享贷), 贷 + 款 is 贷款, 网/车/房/借/放/信 + 贷… is
+网贷/车贷/… + …, and 和/与/及/或 between two words is a conjunction (评选和信贷支持). A site that signs the
 text's disclaimer (声明：优财网所提供的信息仅供参考) published it and is not its subject, and a quoted name one
 character longer (“隆盈天下”) is another name. A surface that two registry entries share names both.
 """
@@ -39,7 +39,11 @@ _HOMOPHONES: dict[str, str] = {ch: group for group in _HOMOPHONE_GROUPS for ch i
 
 
 def _fold(text: str) -> str:
-    return text.lower()
+    """Lower case, one character for one (a few characters lower to two, e.g. İ, which would shift offsets)."""
+    folded = text.lower()
+    if len(folded) == len(text):
+        return folded
+    return "".join(low if len(low := ch.lower()) == 1 else ch for ch in text)
 
 
 def name_variants(name: str) -> Iterator[str]:
@@ -141,8 +145,9 @@ def owned_product(text: str, start: int) -> bool:
     return last in _OWNERS or last.endswith("银行")
 
 
-# A news site's disclaimer (声明：优财网所提供的信息仅供参考): the name before it published the text.
-_DISCLAIMER = re.compile(r"\s*所?提供的(?:信息|内容|资讯)\S{0,6}?仅供参考")
+# A news site's disclaimer (声明：优财网所提供的信息仅供参考): the name before it published the text. 所 is required
+# and nothing but word characters may stand before 仅供参考: 据鑫盛贷提供的内容，平台称仅供参考 is reporting.
+_DISCLAIMER = re.compile(r"[ \u3000]?所提供的(?:信息|内容|资讯)\w{0,3}?仅供参考")
 
 
 def publisher(text: str, end: int) -> bool:
@@ -151,10 +156,16 @@ def publisher(text: str, end: int) -> bool:
     return _DISCLAIMER.match(text, end) is not None
 
 
+_QUOTES = {"“": "”", '"': '"', "「": "」", "『": "』"}
+
+
 def quoted_inside(text: str, start: int, end: int) -> bool:
     """Whether the name is the tail of a quoted name one character longer (“隆盈天下” is not 盈天下): the writer
     marked the whole quoted span as the name. A longer head is often a modifier (“西部陆金所”, a western 陆金所)."""
-    return start >= 2 and text[start - 2] == "“" and text[start - 1].isalnum() and text[end : end + 1] == "”"
+    if start < 2 or not text[start - 1].isalnum():
+        return False
+    close = _QUOTES.get(text[start - 2])
+    return close is not None and text[end : end + 1] == close
 
 
 class PlatformMatcher:
@@ -209,14 +220,13 @@ class PlatformMatcher:
                 out += [Mention(owner, start, end, text[start:end], is_exact) for owner in owners]
                 cursor = end
         if self._word_edges:
+            # a name once quoted inside a longer one (“隆盈天下”, “红利宝”) is that other name throughout the text,
+            # even where the segmenter already rejects the quoted occurrence (红利 + 宝)
+            other = {m.platform for m in out if quoted_inside(text, m.start, m.end)}
             out = [m for m in out if reads_as_name(text, m.start, m.end)]
             # one sense per text: a name that is once a bank's or large company's product is that product
-            # throughout, a name that signs the text's disclaimer is its publisher, not its subject, and a name
-            # once quoted inside a longer one (“隆盈天下”) is that other name throughout
-            other = {
-                m.platform for m in out
-                if owned_product(text, m.start) or publisher(text, m.end) or quoted_inside(text, m.start, m.end)
-            }
+            # throughout, and a name that signs the text's disclaimer is its publisher, not its subject
+            other |= {m.platform for m in out if owned_product(text, m.start) or publisher(text, m.end)}
             out = [m for m in out if m.platform not in other]
         return out
 

@@ -93,21 +93,37 @@ def test_loan_word_tails_publishers_and_longer_quoted_names_are_not_platforms() 
     m = _matcher({"name": "贷理财"}, {"name": "优财网"}, {"name": "盈天下"}, {"name": "陆金所"}, {"name": "鑫盛贷"})
     # 网贷 / 车贷 + 理财: the name starts inside a loan word
     assert m.platforms("P2P网贷理财正处于备案期，车贷理财也是") == ()
+    for head in "房借放信":
+        assert m.platforms(f"{head}贷理财") == (), head
     assert m.platforms("贷理财暂停兑付，投资人去了网贷之家") == ("贷理财",)
     # a news site's disclaimer names the publisher: none of its mentions in that text count
     site = "优财网：中信银行与麦当劳合作\n原标题：优财网：中信银行与麦当劳合作 声明：优财网所提供的信息仅供参考！"
     assert m.platforms(site) == ()
     assert m.platforms("优财网：平台暂停兑付，请投资人登记") == ("优财网",)
     assert m.platforms("鑫盛贷提供的信息显示逾期率上升") == ("鑫盛贷",)  # no disclaimer: the platform's own data
+    # reporting that merely contains the words is not a disclaimer (no 所, or punctuation before 仅供参考)
+    assert m.platforms("据鑫盛贷提供的内容，平台称仅供参考") == ("鑫盛贷",)
+    assert m.platforms("鑫盛贷所提供的信息真实性存疑，仅供参考。鑫盛贷已暂停兑付") == ("鑫盛贷",)
+    assert m.platforms("优财网\n\n所提供的信息仅供参考") == ("优财网",)
     # a quoted name one character longer is another name; a longer head is a modifier
     assert m.platforms("“隆盈天下”会员“死不退”，声称隆盈天下不是传销") == ()
     assert m.platforms("“盈天下”会员") == ("盈天下",)
     assert m.platforms("以“西部陆金所”为目标") == ("陆金所",)
+    assert m.platforms('"隆盈天下"会员，盈天下') == ()  # ASCII and corner quotes too
+    assert m.platforms("「隆盈天下」会员，盈天下") == ()
+    # the quoted occurrence counts even where the segmenter already rejects it (“大陆金所”: 大陆 + 金所)
+    assert m.platforms("“大陆金所”出事，陆金所回应") == ()
 
 
 def test_a_name_listed_twice_in_the_registry_names_both_entries() -> None:
     m = _matcher({"name": "PPmoney"}, {"name": "Ppmoney"}, {"name": "积木盒子"})
     assert m.platforms("ppmoney回应质疑，积木盒子未回应") == ("PPmoney", "Ppmoney", "积木盒子")
+
+
+def test_offsets_survive_characters_that_lower_case_to_two() -> None:
+    m = _matcher({"name": "优财网"})
+    (mention,) = m.mentions("İ优财网出事")
+    assert mention.surface == "优财网"
 
 
 def test_latin_and_digit_names_do_not_match_inside_longer_runs() -> None:
