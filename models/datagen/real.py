@@ -3,7 +3,11 @@
 ``models/data/real_labels.jsonl`` holds one line per annotated text::
 
     {"source": "finance_texts/bdci2019_testA.csv", "id": "…", "rumour": 0, "panic": 1,
-     "gathering": 0, "split": "eval", "group": "g1a2b3c4d", "note": "…"}
+     "gathering": 0, "split": "eval", "group": "g1a2b3c4d", "votes": [[0, 1, 0], [0, 1, 0]], "note": "…"}
+
+``votes`` (optional) are the independent annotators' labels ``[rumour, panic, gathering]`` in the order they
+were given: the first pass, the second annotator, and a third one only where the first two disagree. The label
+fields are then the per-signal majority, and :func:`agreement` measures how far the first two agree.
 
 ``source`` is a path relative to the shared data folder (``../shared/data`` in a checkout next to the
 team's shared folder). The texts themselves have research-use terms and are never copied into the
@@ -49,6 +53,7 @@ class RealLabel:
     split: str
     group: str
     note: str = ""
+    votes: tuple[tuple[int, int, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,15 +87,44 @@ def label_from(d: Mapping[str, Any], where: str) -> RealLabel:
         if v not in (0, 1) or isinstance(v, bool):
             raise InputError("bad_label", f"{where} {s.value}: expected 0 or 1, got {v!r}")
         values.append(int(v))
+    labels = (values[0], values[1], values[2])
     note = d.get("note", "")
     return RealLabel(
         source,
         str(d["id"]),
-        (values[0], values[1], values[2]),
+        labels,
         str(d["split"]),
         str(d.get("group", "")),
         note if isinstance(note, str) else "",
+        votes_from(d.get("votes", []), labels, where),
     )
+
+
+def votes_from(raw: object, labels: tuple[int, int, int], where: str) -> tuple[tuple[int, int, int], ...]:
+    """The annotators' votes, checked: 2 or 3 lists of three 0/1, a third only where the first two disagree,
+    and the label fields equal to the per-signal majority."""
+    if raw == []:
+        return ()
+    shape = "a list of 2 or 3 votes, each [rumour, panic, gathering] of 0/1"
+    if not isinstance(raw, list) or not 2 <= len(raw) <= 3:
+        raise InputError("bad_votes", f"{where} votes: expected {shape}, got {raw!r}")
+    votes: list[tuple[int, int, int]] = []
+    for v in raw:
+        if not isinstance(v, list) or len(v) != 3 or any(x not in (0, 1) or isinstance(x, bool) for x in v):
+            raise InputError("bad_votes", f"{where} votes: expected {shape}, got {raw!r}")
+        votes.append((v[0], v[1], v[2]))
+    if (len(votes) == 3) == (votes[0] == votes[1]):
+        if votes[0] == votes[1]:
+            raise InputError("bad_votes", f"{where} votes: the first two votes agree; drop the third")
+        raise InputError("bad_votes", f"{where} votes: the first two votes disagree; add a third annotator's vote")
+    majority = tuple(int(2 * sum(v[j] for v in votes) > len(votes)) for j in range(3))
+    if majority != labels:
+        raise InputError(
+            "bad_votes",
+            f"{where} votes: the labels {list(labels)} are not the majority of the votes {list(majority)}; "
+            "set the label fields to the majority",
+        )
+    return tuple(votes)
 
 
 def read_labels(path: Path = LABELS_FILE) -> list[RealLabel]:
@@ -372,12 +406,52 @@ def counts(labels: Iterable[RealLabel]) -> dict[str, dict[str, int]]:
     return {k: dict(v) for k, v in sorted(out.items())}
 
 
+def cohen_kappa(a: Sequence[int], b: Sequence[int]) -> float:
+    """Cohen's kappa of two binary annotations of the same items (1.0 when both are constant and equal)."""
+    if len(a) != len(b) or not a:
+        raise ValueError(f"kappa needs two equally long, non-empty annotations, got {len(a)} and {len(b)}")
+    n = len(a)
+    observed = sum(x == y for x, y in zip(a, b, strict=True)) / n
+    pa, pb = sum(a) / n, sum(b) / n
+    expected = pa * pb + (1 - pa) * (1 - pb)
+    return 1.0 if expected == 1.0 else (observed - expected) / (1 - expected)
+
+
+def agreement(labels: Iterable[RealLabel]) -> dict[str, Any]:
+    """How far the first two annotators agree on the texts that have votes: per signal the positives of each,
+    the positives they share, Cohen's kappa and the F1 of the second annotator against the first; their
+    macro-F1 is what a second careful reader scores against the first, a yardstick for a model's macro-F1."""
+    voted = [x for x in labels if x.votes]
+    if not voted:
+        return {"texts": 0}
+    out: dict[str, Any] = {"texts": len(voted), "disputed": sum(x.votes[0] != x.votes[1] for x in voted)}
+    f1s = []
+    for j, s in enumerate(SIGNALS):
+        a = [x.votes[0][j] for x in voted]
+        b = [x.votes[1][j] for x in voted]
+        both = sum(x & y for x, y in zip(a, b, strict=True))
+        f1 = 2 * both / (sum(a) + sum(b)) if sum(a) + sum(b) else 1.0
+        f1s.append(f1)
+        out[s.value] = {
+            "first": sum(a),
+            "second": sum(b),
+            "both": both,
+            "kappa": round(cohen_kappa(a, b), 3),
+            "f1_second_vs_first": round(f1, 3),
+            "adjudicated": sum(x.labels[j] for x in voted),
+        }
+    out["macro_f1_second_vs_first"] = round(sum(f1s) / len(f1s), 3)
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(
-        prog="python -m yujing.models.datagen.real", description="counts of the annotated real texts"
+        prog="python -m yujing.models.datagen.real",
+        description="counts of the annotated real texts and the annotators' agreement",
     )
     p.add_argument("--data", type=Path, help="shared data folder: also check that every id resolves to a text")
     p.add_argument("--labels", type=Path, default=LABELS_FILE, help="labels file (default: %(default)s)")
+    p.add_argument("--json", action="store_true", help="print one JSON object (counts, agreement) for programs")
     args = p.parse_args(argv)
     try:
         labels = read_labels(args.labels)
@@ -386,9 +460,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(json.dumps(counts(labels), indent=1))
+    report = {"counts": counts(labels), "agreement": agreement(labels), "resolved_in": str(args.data or "")}
+    if args.json:
+        print(json.dumps(report, indent=1))
+        return 0
+    names = [s.value for s in SIGNALS]
+    print(f"{'split':<14} {'texts':>6} " + " ".join(f"{n:>9}" for n in names) + f" {'none':>6}")
+    for key, c in report["counts"].items():
+        print(f"{key:<14} {c['n']:>6} " + " ".join(f"{c.get(n, 0):>9}" for n in names) + f" {c['none']:>6}")
+    agree = report["agreement"]
+    if agree["texts"]:
+        print(
+            f"\nagreement of the first two annotators on {agree['texts']} texts "
+            f"({agree['disputed']} disputed, decided by a third):"
+        )
+        for n in names:
+            a = agree[n]
+            print(
+                f"  {n:<9} first {a['first']:>3}  second {a['second']:>3}  both {a['both']:>3}  "
+                f"kappa {a['kappa']:.3f}  F1 {a['f1_second_vs_first']:.3f}  adjudicated {a['adjudicated']:>3}"
+            )
+        print(f"  macro-F1 of the second annotator against the first: {agree['macro_f1_second_vs_first']:.3f}")
     if args.data:
-        print(f"all {len(labels)} ids resolve in {args.data}")
+        print(f"\nall {len(labels)} ids resolve in {args.data}")
     return 0
 
 

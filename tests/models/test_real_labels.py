@@ -20,6 +20,8 @@ from yujing.models.datagen.real import (
     ANNOTATED_CHARS,
     CED_FILE,
     LABELS_FILE,
+    agreement,
+    cohen_kappa,
     load_ced,
     load_real,
     load_real_eval,
@@ -151,6 +153,13 @@ def test_an_id_missing_from_the_data_names_the_labels_file(data_dir: Path, tmp_p
         ({"source": "/etc/passwd"}, "bad_source", "source"),
         ({"source": "../x.csv"}, "bad_source", "source"),
         ({"id": ""}, "bad_field", "id"),
+        ({"votes": [[0, 0, 1]]}, "bad_votes", "votes"),
+        ({"votes": [[0, 0, 1], [0, 0, 2]]}, "bad_votes", "votes"),
+        ({"votes": [[0, 0, 1], [0, 0, True]]}, "bad_votes", "votes"),
+        ({"votes": [[0, 0, 1], [0, 0, 1], [0, 0, 1]]}, "bad_votes", "votes"),
+        ({"votes": [[0, 0, 1], [0, 1, 1]]}, "bad_votes", "votes"),
+        ({"votes": [[0, 0, 0], [0, 0, 0]]}, "bad_votes", "votes"),
+        ({"votes": [[0, 0, 0], [0, 1, 1], [1, 0, 0]]}, "bad_votes", "votes"),
     ],
 )
 def test_bad_label_lines_name_file_line_and_field(
@@ -161,6 +170,63 @@ def test_bad_label_lines_name_file_line_and_field(
     with pytest.raises(InputError) as e:
         read_labels(path)
     assert e.value.reason == reason and f"l.jsonl:2 {field}" in str(e.value)
+
+
+def test_votes_are_read_and_the_first_two_annotators_agreement_is_measured(tmp_path: Path) -> None:
+    rows = [
+        row(BDCI, "b1", (0, 1, 1), "eval", votes=[[0, 0, 1], [0, 1, 1], [1, 1, 1]]),
+        row(BDCI, "b2", (1, 0, 0), "eval", votes=[[1, 0, 0], [1, 0, 0]]),
+        row(BDCI, "b3", (0, 0, 0), "eval", votes=[[1, 0, 0], [0, 0, 0], [0, 0, 0]]),
+        row(BDCI, "b4", (0, 1, 0), "eval", votes=[[0, 1, 0], [0, 1, 0]]),
+        row(BDCI, "b5", (0, 0, 0), "train"),
+    ]
+    labels = read_labels(write_labels(tmp_path / "l.jsonl", rows))
+    assert labels[0].votes == ((0, 0, 1), (0, 1, 1), (1, 1, 1)) and labels[4].votes == ()
+    report = agreement(labels)
+    assert report["texts"] == 4 and report["disputed"] == 2
+    # rumour: first [0,1,1,0], second [0,1,0,0] -> po 3/4, pe 1/2*1/4 + 1/2*3/4 = 1/2, kappa 1/2, F1 2/3
+    assert report["rumour"] == {
+        "first": 2,
+        "second": 1,
+        "both": 1,
+        "kappa": 0.5,
+        "f1_second_vs_first": 0.667,
+        "adjudicated": 1,
+    }
+    # panic: first [0,0,0,1], second [1,0,0,1]; gathering agrees on every text
+    assert report["panic"]["f1_second_vs_first"] == 0.667 and report["panic"]["adjudicated"] == 2
+    assert report["gathering"]["kappa"] == 1.0 and report["gathering"]["f1_second_vs_first"] == 1.0
+    assert report["macro_f1_second_vs_first"] == round((2 / 3 + 2 / 3 + 1) / 3, 3)
+    assert agreement([labels[4]]) == {"texts": 0}
+
+
+def test_the_check_command_prints_counts_and_agreement_for_people_and_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from yujing.models.datagen.real import main
+
+    rows = [
+        row(BDCI, "b1", (0, 1, 1), "eval", votes=[[0, 0, 1], [0, 1, 1], [1, 1, 1]]),
+        row(BDCI, "b2", (1, 0, 0), "eval", votes=[[1, 0, 0], [1, 0, 0]]),
+    ]
+    path = write_labels(tmp_path / "l.jsonl", rows)
+    assert main(["--labels", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "agreement of the first two annotators on 2 texts (1 disputed" in out and "kappa" in out
+    assert main(["--labels", str(path), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["counts"]["eval"]["n"] == 2 and report["agreement"]["disputed"] == 1
+    bad = write_labels(tmp_path / "bad.jsonl", [{**rows[1], "votes": [[1, 0, 0]]}])
+    assert main(["--labels", str(bad)]) == 1
+    assert "bad.jsonl:1 votes" in capsys.readouterr().err
+
+
+def test_cohen_kappa_by_hand() -> None:
+    assert cohen_kappa([1, 1, 0, 0], [1, 0, 0, 0]) == pytest.approx(0.5)
+    assert cohen_kappa([1, 0, 1, 0], [0, 1, 0, 1]) == pytest.approx(-1.0)
+    assert cohen_kappa([0, 0, 0], [0, 0, 0]) == 1.0
+    with pytest.raises(ValueError):
+        cohen_kappa([1], [1, 0])
 
 
 def test_duplicate_ids_are_refused(tmp_path: Path) -> None:
@@ -231,6 +297,9 @@ def test_labels_file_schema_balance_and_groups() -> None:
     assert 0.2 <= splits["eval"] / len(labels) <= 0.55
     # the second annotation pass only added training texts: the eval split is the first pass's 589
     assert all(x.split == "train" for x in labels if x.note.startswith("pass 2"))
+    # the eval split was read by two annotators, a third deciding where they differ (REAL_LABELS.md)
+    assert all(len(x.votes) >= 2 for x in labels if x.split == "eval")
+    assert all(x.note.startswith("adjudicated 2:1") for x in labels if x.votes and x.labels != x.votes[0])
     pos = [sum(x.labels[j] for x in labels) for j in range(3)]
     assert pos[0] >= 80 and pos[1] >= 150 and pos[2] >= 50, pos
     for s in ("eval", "train"):
