@@ -158,33 +158,44 @@ def _lines(path: Path) -> list[str]:
     return path.read_text(encoding="utf-8").split("\n")
 
 
-def _rows_finnsp(path: Path) -> Iterable[tuple[str, str]]:
+def _first(*fields: object) -> str:
+    """The first ';'-separated name of the first field that has one ('' when none)."""
+    for field in fields:
+        names = [e for e in str(field or "").split(";") if e]
+        if names:
+            return names[0]
+    return ""
+
+
+# Each reader yields (id, raw text, meta): the first key entity for finance texts (FinNSP's ``key_entity``,
+# else its first ``entities`` name; BDCI's ``entity`` column), the raw ``time`` for CED posts.
+def _rows_finnsp(path: Path) -> Iterable[tuple[str, str, object]]:
     rows = json.loads(path.read_text(encoding="utf-8"))
     if not isinstance(rows, list):
         raise InputError("bad_format", f"{path}: expected a JSON list of [id, title, text, ...] rows")
     for k, row in enumerate(rows):
         if not isinstance(row, list) or len(row) < 3:
             raise InputError("bad_format", f"{path} row {k}: expected [id, title, text, ...]")
-        yield str(row[0]), str(row[2] or "")
+        yield str(row[0]), str(row[2] or ""), _first(row[5] if len(row) > 5 else "", row[3] if len(row) > 3 else "")
 
 
-def _rows_csv(path: Path) -> Iterable[tuple[str, str]]:
+def _rows_csv(path: Path) -> Iterable[tuple[str, str, object]]:
     with path.open(encoding="utf-8-sig", newline="") as fh:
         reader = csv.DictReader(fh)
         if not reader.fieldnames or not {"id", "text"} <= set(reader.fieldnames):
             raise InputError("bad_format", f"{path}: expected a CSV header with id and text columns")
         for row in reader:
-            yield row["id"], row["text"] or ""
+            yield row["id"], row["text"] or "", _first(row.get("entity"))
 
 
-def _rows_jsonl(path: Path) -> Iterable[tuple[str, str]]:
+def _rows_jsonl(path: Path) -> Iterable[tuple[str, str, object]]:
     for n, line in enumerate(_lines(path), start=1):
         if line.strip():
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise InputError("bad_json", f"{path}:{n}: {exc.msg}") from exc
-            yield str(obj.get("id", "")), str(obj.get("text") or "")
+            yield str(obj.get("id", "")), str(obj.get("text") or ""), obj.get("time")
 
 
 def source_path(data_dir: Path, source: str) -> Path:
@@ -196,8 +207,9 @@ def source_path(data_dir: Path, source: str) -> Path:
     return path
 
 
-def read_texts(data_dir: Path, source: str) -> dict[str, str]:
-    """id -> raw text of one source file, in whichever of the three shared formats it uses."""
+def read_rows(data_dir: Path, source: str) -> dict[str, tuple[str, object]]:
+    """id -> (raw text, meta) of one source file, in whichever of the three shared formats it uses; meta is
+    the text's first key entity (finance files) or its raw ``time`` (CED)."""
     path = source_path(data_dir, source)
     suffix = path.suffix.lower()
     try:
@@ -209,9 +221,14 @@ def read_texts(data_dir: Path, source: str) -> dict[str, str]:
             rows = _rows_jsonl(path)
         else:
             raise InputError("bad_format", f"{path}: unknown format (expected .json, .csv or .jsonl)")
-        return dict(rows)
+        return {key: (text, meta) for key, text, meta in rows}
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError("unreadable", f"{path}: {exc}") from exc
+
+
+def read_texts(data_dir: Path, source: str) -> dict[str, str]:
+    """id -> raw text of one source file."""
+    return {key: text for key, (text, _) in read_rows(data_dir, source).items()}
 
 
 def resolve(
@@ -323,21 +340,7 @@ def first_entities(data_dir: Path, source: str) -> dict[str, str]:
     FinNSP rows carry ``key_entity`` (index 5, ';'-separated) and ``entities`` (index 3); BDCI rows an
     ``entity`` column. The first key entity, else the first entity, is the text's platform.
     """
-    path = source_path(Path(data_dir), source)
-    out: dict[str, str] = {}
-    try:
-        if path.suffix.lower() == ".csv":
-            with path.open(encoding="utf-8-sig", newline="") as fh:
-                for row in csv.DictReader(fh):
-                    out[row["id"]] = next((e for e in (row.get("entity") or "").split(";") if e), "")
-            return out
-        for row in json.loads(path.read_text(encoding="utf-8")):
-            keys = [e for e in str(row[5] or "").split(";") if e] if len(row) > 5 else []
-            names = [e for e in str(row[3] or "").split(";") if e] if len(row) > 3 else []
-            out[str(row[0])] = (keys or names or [""])[0]
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise InputError("unreadable", f"{path}: cannot read entities ({exc})") from exc
-    return out
+    return {key: str(meta) for key, (_, meta) in read_rows(data_dir, source).items()}
 
 
 def load_unlabelled(
@@ -355,16 +358,14 @@ def load_unlabelled(
     labels = read_labels(labels_file)
     annotated = {(x.source, x.id) for x in labels}
     eval_labels = [x for x in labels if x.split == "eval"]
-    entities = {src: first_entities(data_dir, src) for src in FINANCE_FILES}
+    rows = {src: read_rows(data_dir, src) for src in (*FINANCE_FILES, CED_FILE)}  # each file parsed once
+    texts = {src: {key: text for key, (text, _) in r.items()} for src, r in rows.items()}
+    entities = {src: {key: str(meta) for key, (_, meta) in rows[src].items()} for src in FINANCE_FILES}
     eval_first = {entities[x.source].get(x.id, "") for x in eval_labels if x.source in entities} - {""}
     named = [e for e in eval_first if len(e) >= 2]
-    ced_times = {
-        str(obj.get("id")): parse_ced_time(obj.get("time"), f"{CED_FILE} time")
-        for obj in (json.loads(line) for line in _lines(source_path(data_dir, CED_FILE)) if line.strip())
-    }
+    ced_times = {key: parse_ced_time(meta, f"{CED_FILE} time") for key, (_, meta) in rows[CED_FILE].items()}
     eval_ced = [ced_times[x.id] for x in eval_labels if x.source == CED_FILE and x.id in ced_times]
     ced_cutoff = min(eval_ced) if eval_ced else datetime.max.replace(tzinfo=UTC)  # no eval CED post: all are train
-    texts = {src: read_texts(data_dir, src) for src in (*FINANCE_FILES, CED_FILE)}
     candidates: list[str] = []
     for src in (*FINANCE_FILES, CED_FILE):
         for key, raw in sorted(texts[src].items()):
@@ -460,7 +461,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    report = {"counts": counts(labels), "agreement": agreement(labels), "resolved_in": str(args.data or "")}
+    report: dict[str, Any] = {
+        "counts": counts(labels),
+        "agreement": agreement(labels),
+        "resolved_in": str(args.data or ""),
+    }
     if args.json:
         print(json.dumps(report, indent=1))
         return 0
