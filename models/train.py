@@ -51,7 +51,7 @@ class TrainConfig:
     name: str = "e5-zh-ft"
     version: str = "1"
     depth: int = 12
-    train_from: int = 6
+    train_from: int = 4
     epochs: int = 6
     patience: int = 2
     batch_size: int = 16

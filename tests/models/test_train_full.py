@@ -17,11 +17,11 @@ def test_default_recipe_trains_a_useful_model(tmp_path: Path) -> None:
     out = tmp_path / "e5-zh-ft"
     result = train(TrainConfig(DATA_DIR, out), say=lambda _m: None)
     # A regression guard, not the target (0.90): the shipped model, trained with this recipe plus the
-    # real-text extras (counted 3 times) and 3 epochs, measured 0.891 on the synthetic test split (its metrics.json).
+    # real-text extras (counted 3 times) and 3 epochs, measured 0.902 on the synthetic test split (its metrics.json).
     assert result.report["test"]["macro_f1"] >= 0.75
     metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["test"]["macro_f1"] == result.report["test"]["macro_f1"]
-    assert (out / "finetuned.safetensors").stat().st_size < 25 * 2**20  # layers 6-11 and the head in fp16
+    assert (out / "finetuned.safetensors").stat().st_size < 30 * 2**20  # layers 4-11 and the head in fp16
     scorer = TransformerScorer.load(out)
     rumour, debunk = scorer.score(["听说金禾贷老板跑路了，大家转发！", "网传金禾贷老板跑路系谣言，平台运营正常。"])
     assert rumour.rumour > debunk.rumour
