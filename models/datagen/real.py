@@ -168,7 +168,8 @@ def _first(*fields: object) -> str:
 
 
 # Each reader yields (id, raw text, meta): the first key entity for finance texts (FinNSP's ``key_entity``,
-# else its first ``entities`` name; BDCI's ``entity`` column), the raw ``time`` for CED posts.
+# else its first ``entities`` name; BDCI's ``entity`` column), the unit the real split groups finance texts
+# by, and the raw ``time`` for CED posts.
 def _rows_finnsp(path: Path) -> Iterable[tuple[str, str, object]]:
     rows = json.loads(path.read_text(encoding="utf-8"))
     if not isinstance(rows, list):
@@ -332,15 +333,6 @@ FINANCE_FILES = (
     "finance_texts/finnsp/train_list.json",
     "finance_texts/finnsp/eval_list.json",
 )
-
-
-def first_entities(data_dir: Path, source: str) -> dict[str, str]:
-    """id -> the text's first key entity ('' when none): the unit the real split groups finance texts by.
-
-    FinNSP rows carry ``key_entity`` (index 5, ';'-separated) and ``entities`` (index 3); BDCI rows an
-    ``entity`` column. The first key entity, else the first entity, is the text's platform.
-    """
-    return {key: str(meta) for key, (_, meta) in read_rows(data_dir, source).items()}
 
 
 def load_unlabelled(
