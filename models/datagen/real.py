@@ -455,7 +455,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     report: dict[str, Any] = {
         "counts": counts(labels),
-        "agreement": agreement(labels),
+        "agreement": {split: agreement([x for x in labels if x.split == split]) for split in SPLITS},
         "resolved_in": str(args.data or ""),
     }
     if args.json:
@@ -465,17 +465,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"{'split':<14} {'texts':>6} " + " ".join(f"{n:>9}" for n in names) + f" {'none':>6}")
     for key, c in report["counts"].items():
         print(f"{key:<14} {c['n']:>6} " + " ".join(f"{c.get(n, 0):>9}" for n in names) + f" {c['none']:>6}")
-    agree = report["agreement"]
-    if agree["texts"]:
+    for split, agree in report["agreement"].items():
+        if not agree["texts"]:
+            continue
         print(
-            f"\nagreement of the first two annotators on {agree['texts']} texts "
+            f"\n{split} split: agreement of the first two annotators on {agree['texts']} texts "
             f"({agree['disputed']} disputed, decided by a third):"
         )
         for n in names:
             a = agree[n]
             print(
-                f"  {n:<9} first {a['first']:>3}  second {a['second']:>3}  both {a['both']:>3}  "
-                f"kappa {a['kappa']:.3f}  F1 {a['f1_second_vs_first']:.3f}  adjudicated {a['adjudicated']:>3}"
+                f"  {n:<9} first {a['first']:>4}  second {a['second']:>4}  both {a['both']:>4}  "
+                f"kappa {a['kappa']:.3f}  F1 {a['f1_second_vs_first']:.3f}  adjudicated {a['adjudicated']:>4}"
             )
         print(f"  macro-F1 of the second annotator against the first: {agree['macro_f1_second_vs_first']:.3f}")
     if args.data:

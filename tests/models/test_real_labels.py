@@ -208,14 +208,19 @@ def test_the_check_command_prints_counts_and_agreement_for_people_and_json(
     rows = [
         row(BDCI, "b1", (0, 1, 1), "eval", votes=[[0, 0, 1], [0, 1, 1], [1, 1, 1]]),
         row(BDCI, "b2", (1, 0, 0), "eval", votes=[[1, 0, 0], [1, 0, 0]]),
+        row(BDCI, "b3", (0, 0, 1), "train", votes=[[0, 0, 1], [0, 0, 1]]),
+        row(BDCI, "b4", (0, 0, 0), "train"),
     ]
     path = write_labels(tmp_path / "l.jsonl", rows)
     assert main(["--labels", str(path)]) == 0
     out = capsys.readouterr().out
-    assert "agreement of the first two annotators on 2 texts (1 disputed" in out and "kappa" in out
+    assert "eval split: agreement of the first two annotators on 2 texts (1 disputed" in out and "kappa" in out
+    assert "train split: agreement of the first two annotators on 1 texts (0 disputed" in out
     assert main(["--labels", str(path), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["counts"]["eval"]["n"] == 2 and report["agreement"]["disputed"] == 1
+    assert report["counts"]["eval"]["n"] == 2 and report["agreement"]["eval"]["disputed"] == 1
+    # each split is measured on its own voted texts: the train row without votes is left out
+    assert report["agreement"]["train"]["texts"] == 1 and report["agreement"]["train"]["gathering"]["kappa"] == 1.0
     bad = write_labels(tmp_path / "bad.jsonl", [{**rows[1], "votes": [[1, 0, 0]]}])
     assert main(["--labels", str(bad)]) == 1
     assert "bad.jsonl:1 votes" in capsys.readouterr().err
@@ -297,8 +302,8 @@ def test_labels_file_schema_balance_and_groups() -> None:
     assert 0.2 <= splits["eval"] / len(labels) <= 0.55
     # the second annotation pass only added training texts: the eval split is the first pass's 589
     assert all(x.split == "train" for x in labels if x.note.startswith("pass 2"))
-    # the eval split was read by two annotators, a third deciding where they differ (REAL_LABELS.md)
-    assert all(len(x.votes) >= 2 for x in labels if x.split == "eval")
+    # every text was read by two annotators, a third deciding where they differ (REAL_LABELS.md)
+    assert all(len(x.votes) >= 2 for x in labels)
     assert all(x.note.startswith("adjudicated 2:1") for x in labels if x.votes and x.labels != x.votes[0])
     pos = [sum(x.labels[j] for x in labels) for j in range(3)]
     assert pos[0] >= 80 and pos[1] >= 150 and pos[2] >= 50, pos
