@@ -167,9 +167,9 @@ def _first(*fields: object) -> str:
     return ""
 
 
-# Each reader yields (id, raw text, meta): the first key entity for finance texts (FinNSP's ``key_entity``,
-# else its first ``entities`` name; BDCI's ``entity`` column), the unit the real split groups finance texts
-# by, and the raw ``time`` for CED posts.
+# Each reader yields (id, raw text, meta). For finance texts meta is the first key entity (FinNSP's
+# ``key_entity``, else its first ``entities`` name; BDCI's ``entity`` column): the unit the real split groups
+# finance texts by. For CED posts it is the raw ``time``.
 def _rows_finnsp(path: Path) -> Iterable[tuple[str, str, object]]:
     rows = json.loads(path.read_text(encoding="utf-8"))
     if not isinstance(rows, list):
