@@ -1,6 +1,7 @@
 """EMBERS-style backtest: a warning is a hit when a ground-truth event for its platform follows
 within ``horizon``; precision = hits / warnings, recall = events preceded by a warning / events,
-lead time = event time - first warning of the episode before it. Pure; the CLI replays the stream.
+lead time = event time - first warning of the episode before it. Pages of an agency's next contact are
+the same warnings and are not counted again. Pure; the CLI replays the stream.
 
 Events file (CSV, header ``platform,event,ts[,note]``; ``ts`` ISO-8601 with offset). From the
 shared problem-platforms CSV, write one row per platform with its problem date as ``ts`` (09:00 +08:00)
@@ -15,6 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from yujing.alerting.explain import is_page
 from yujing.errors import ConfigError
 from yujing.records import Alert, AlertStatus, Level
 
@@ -64,7 +66,9 @@ def load_events(path: Path | str) -> list[Event]:
 
 def score(alerts: Iterable[Alert], events: Sequence[Event], horizon: timedelta = timedelta(days=7),
           min_level: Level = Level.YELLOW) -> Report:
-    warnings = [a for a in alerts if a.status is not AlertStatus.RESOLVED and a.level.rank >= min_level.rank]
+    # A page (the same warning sent to an agency's next contact) is not another warning.
+    warnings = [a for a in alerts if a.status is not AlertStatus.RESOLVED and a.level.rank >= min_level.rank
+                and not is_page(a.explanation)]
     reports: dict[str, PlatformReport] = {}
     for a in warnings:
         r = reports.setdefault(a.platform, PlatformReport(a.platform))

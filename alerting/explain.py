@@ -19,6 +19,11 @@ REASON_ZH = {Reason.FIRED: "新预警", Reason.ESCALATED: "升级", Reason.DEESC
              Reason.REPEAT: "重复提醒", Reason.UNACKNOWLEDGED: "未确认，通知下一联系人"}
 
 
+def is_page(explanation: Mapping[str, Any]) -> bool:
+    """A page: a warning sent again to an agency's next contact because nobody acknowledged it in time."""
+    return explanation.get("reason") == Reason.UNACKNOWLEDGED.value
+
+
 def why_sent(explanation: Mapping[str, Any]) -> str:
     """Why a notification was sent, in a few Chinese words for a one-line listing: '' for a new warning or
     a resolution (the line's level and state already say it); a page names the contact it goes to."""
@@ -26,7 +31,9 @@ def why_sent(explanation: Mapping[str, Any]) -> str:
     if reason in (None, Reason.FIRED, Reason.RESOLVED):
         return ""
     if reason == Reason.UNACKNOWLEDGED:
-        return f"未确认，通知第{int(explanation.get('contact_step', 1)) + 1}联系人"
+        contact = (explanation.get("escalation") or {}).get("contact")  # replay's pages name the contact
+        step = int(explanation.get("contact_step", 1))
+        return f"未确认，通知{contact or f'第{step + 1}联系人'}"
     return {r.value: text for r, text in REASON_ZH.items()}.get(str(reason), "")
 
 
@@ -66,7 +73,7 @@ def explanation(notice: Notice, verdict: Verdict, entries: Sequence[Entry], now:
         "routing": {"path": list(decision.path), "agencies": [a.value for a in decision.agencies],
                     "agencies_zh": [AGENCY_ZH[a] for a in decision.agencies]},
         "labels": dict(labels),
-        "contact_step": inc.contact_step,
+        "contact_step": 0,  # the first contact; a page (escalation.py) names a later one
         "needs_ack": notice.reason is not Reason.RESOLVED and inc.level.rank >= Level.YELLOW.rank,
     }
     if place is not None:

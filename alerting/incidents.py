@@ -7,8 +7,9 @@ officer acknowledges. Each notification about it has its own idempotency key (in
 
 Reasons: ``fired`` (new episode), ``escalated`` (a higher rule met), ``deescalated`` (a lower level
 held for ``deescalate_after``), ``resolved`` (no rule met for ``resolve_after``), ``repeat`` (still
-firing and unacknowledged after ``repeat_interval``), ``unacknowledged`` (page the next contact
-after ``ack_timeout``).
+firing and unacknowledged after ``repeat_interval``). ``unacknowledged`` (an agency's next contact
+paged after that agency's ``ack_timeout``) is not decided here but per agency by
+:mod:`yujing.alerting.escalation`, on the wall clock in the live service and on event time in replay.
 """
 
 from __future__ import annotations
@@ -35,9 +36,6 @@ class Policy:
     deescalate_after: timedelta = timedelta(hours=3)
     resolve_after: timedelta = timedelta(hours=12)
     repeat_interval: timedelta = timedelta(hours=12)
-    ack_timeout: timedelta = timedelta(minutes=30)
-    ack_from: Level = Level.YELLOW  # levels below this need no acknowledgement
-    max_contact_step: int = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +51,6 @@ class Incident:
     last_met_level: datetime  # last time a rule at this level or higher was met
     last_notified: datetime
     repeats: int = 0
-    contact_step: int = 0
     acked: bool = False
 
     @property
@@ -72,6 +69,7 @@ class Incident:
         times = ("started", "since", "last_met", "last_met_level", "last_notified")
         values: dict[str, Any] = {k: datetime.fromisoformat(v) if k in times else v for k, v in d.items()}
         values["level"] = Level(str(d["level"]))
+        values.pop("contact_step", None)  # snapshots before per-agency paging carried the incident's step
         return cls(**values)
 
 
@@ -83,8 +81,7 @@ class Notice:
 
     @property
     def key(self) -> str:
-        suffix = {Reason.REPEAT: f"repeat{self.incident.repeats}",
-                  Reason.UNACKNOWLEDGED: f"page{self.incident.contact_step}"}.get(self.reason, self.reason.value)
+        suffix = f"repeat{self.incident.repeats}" if self.reason is Reason.REPEAT else self.reason.value
         return f"{self.incident.id}/{suffix}"
 
 
@@ -102,7 +99,7 @@ def step(inc: Incident | None, level: Level | None, rule: str, now: datetime, po
         return new, Notice(Reason.FIRED, new)
     if level is not None and level.rank > inc.level.rank:
         new = replace(inc, level=level, rule=rule, since=now, last_met=now, last_met_level=now, last_notified=now,
-                      repeats=0, contact_step=0, acked=False)
+                      repeats=0, acked=False)
         return new, Notice(Reason.ESCALATED, new, inc.level)
     if level is not None:
         inc = replace(inc, last_met=now, last_met_level=now if level is inc.level else inc.last_met_level)
@@ -115,7 +112,7 @@ def _quiet_step(inc: Incident, level: Level | None, rule: str, now: datetime,
         return None, Notice(Reason.RESOLVED, replace(inc, last_notified=now), inc.level)
     if level is not None and level is not inc.level and now - inc.last_met_level >= policy.deescalate_after:
         new = replace(inc, level=level, rule=rule, since=now, last_met_level=now, last_notified=now, repeats=0,
-                      contact_step=0, acked=False)
+                      acked=False)
         return new, Notice(Reason.DEESCALATED, new, inc.level)
     return _reminders(inc, now, policy)
 
@@ -123,11 +120,6 @@ def _quiet_step(inc: Incident, level: Level | None, rule: str, now: datetime,
 def _reminders(inc: Incident, now: datetime, policy: Policy) -> tuple[Incident, Notice | None]:
     if inc.acked:
         return inc, None
-    needs_ack = inc.level.rank >= policy.ack_from.rank
-    due_page = inc.since + policy.ack_timeout * (inc.contact_step + 1)
-    if needs_ack and inc.contact_step < policy.max_contact_step and now >= due_page:
-        new = replace(inc, contact_step=inc.contact_step + 1, last_notified=now)
-        return new, Notice(Reason.UNACKNOWLEDGED, new)
     if now - inc.last_notified >= policy.repeat_interval:
         new = replace(inc, repeats=inc.repeats + 1, last_notified=now)
         return new, Notice(Reason.REPEAT, new)

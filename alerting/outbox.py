@@ -51,6 +51,7 @@ class StepRecord:
     enqueued: datetime
     first_delivered: datetime | None
     subject: str = ""  # platform/signal: a later notification about it takes over the escalation
+    needs_ack: bool = True  # False for blue notices: nobody is paged about them
 
 
 class Outbox:
@@ -83,12 +84,13 @@ class Outbox:
         with self._lock:
             rows = self._db.execute(
                 "SELECT alert_key, incident, status, agency, step, MIN(enqueued_at), MIN(delivered_at), "
-                "json_extract(MIN(alert), '$.platform') || '/' || json_extract(MIN(alert), '$.signal') FROM outbox "
+                "json_extract(MIN(alert), '$.platform') || '/' || json_extract(MIN(alert), '$.signal'), "
+                "json_extract(MIN(alert), '$.explanation.needs_ack') FROM outbox "
                 "WHERE status != '' AND agency != '' AND enqueued_at >= ? "
                 "GROUP BY alert_key, agency, step", (since.isoformat(),)).fetchall()
         return [StepRecord(k, inc, st, ag, int(n), datetime.fromisoformat(e),
-                           datetime.fromisoformat(d) if d else None, subj or "")
-                for k, inc, st, ag, n, e, d, subj in rows]
+                           datetime.fromisoformat(d) if d else None, subj or "", ack != 0)
+                for k, inc, st, ag, n, e, d, subj, ack in rows]
 
     def alert(self, alert_key: str) -> Alert | None:
         """The stored notification with this key (any of its items), or None."""

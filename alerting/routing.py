@@ -2,7 +2,7 @@
 
 YAML (``alerting/defaults/routes.yaml``)::
 
-    notify: {group_by: [platform], group_wait: 5m, repeat_interval: 12h, ack_timeout: 30m}
+    notify: {group_by: [platform], group_wait: 5m, repeat_interval: 12h}
     route:                       # the root matches everything
       receivers: []
       routes:
@@ -83,7 +83,6 @@ class NotifyPolicy:
     group_by: tuple[str, ...] = ("platform",)
     group_wait: timedelta = timedelta(minutes=5)
     repeat_interval: timedelta = timedelta(hours=12)
-    ack_timeout: timedelta = timedelta(minutes=30)
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,11 +169,13 @@ def _inhibition(data: Any, path: str, index: int) -> Inhibition:
 def _notify(data: Any, path: str) -> NotifyPolicy:
     f = Fields(data if data is not None else {}, path, "notify",
                ("group_by", "group_wait", "repeat_interval", "ack_timeout"))
+    if f.has("ack_timeout"):
+        f.fail("ack_timeout", "the acknowledgement timeout is per agency now: move it to the receivers file "
+                              "(top-level or per receiver `ack_timeout:`) and remove it here")
     return NotifyPolicy(
         group_by=f.strings("group_by", LABELS) or ("platform",),
         group_wait=f.duration("group_wait", "5m"),
         repeat_interval=f.duration("repeat_interval", "12h"),
-        ack_timeout=f.duration("ack_timeout", "30m"),
     )
 
 

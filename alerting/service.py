@@ -19,7 +19,9 @@ from typing import Any
 
 from yujing.alerting import explain
 from yujing.alerting.announce import extract
+from yujing.alerting.escalation import EventTimePager
 from yujing.alerting.incidents import Incident, Notice, Policy, Reason, step
+from yujing.alerting.receivers import Receivers
 from yujing.alerting.routing import Routing, inhibited, load_routes, route
 from yujing.alerting.rules import RuleSet, Verdict, evaluate, load_rules
 from yujing.alerting.silences import Silence, silenced_by
@@ -50,15 +52,18 @@ class Alerting:
     """Windows, rules, incidents and the notification gate for every platform × signal."""
 
     def __init__(self, registry: Registry, rules: RuleSet, routing: Routing, *, store: AlertStore | None = None,
-                 ack_url: str = "", ack_secret: bytes = b"", policy: Policy | None = None) -> None:
+                 ack_url: str = "", ack_secret: bytes = b"", policy: Policy | None = None,
+                 event_time_paging: Receivers | None = None) -> None:
+        """``event_time_paging``: page each agency's next contact on event time with these receivers' timeouts
+        (replay); None: no paging here (the live service pages on the wall clock, :mod:`yujing.alerting.escalation`)."""
         self.registry = registry
         self.rules = rules
         self.routing = routing
         self.store = store
         self.ack_url = ack_url
         self.ack_secret = ack_secret
-        n = routing.notify
-        self.policy = policy or Policy(rules.deescalate_after, rules.resolve_after, n.repeat_interval, n.ack_timeout)
+        self.policy = policy or Policy(rules.deescalate_after, rules.resolve_after, routing.notify.repeat_interval)
+        self._receivers = event_time_paging
         self._reset()
 
     def _reset(self) -> None:
@@ -72,6 +77,7 @@ class Alerting:
         self._silences: list[Silence] = []
         self._store_version = -1
         self.dropped_late = 0
+        self._pager = EventTimePager(self._receivers) if self._receivers is not None else None
 
     # ---- public API --------------------------------------------------------------------------
 
@@ -96,7 +102,16 @@ class Alerting:
         for key, inc in list(self._incidents.items()):
             if now - self._evaluated.get(key, inc.since) >= _TICK:
                 self._evaluate(inc.platform, Signal(inc.signal), now)
-        return self._flush(now)
+        flushed = self._flush(now)
+        sent = [alert for alert, _ in flushed]
+        if self._pager is None:
+            return sent
+        for alert, at in flushed:
+            self._pager.sent([alert], at)
+        pages = self._pager.due(now, self._acked)
+        for page in pages:
+            self._record(page, "notified")
+        return sorted(sent + pages, key=lambda a: a.ts)  # in event time, as officers would have got them
 
     def acknowledge(self, ref: str, by: str, now: datetime, note: str = "") -> str | None:
         """Acknowledge an incident (by its id or any of its notification keys); returns the id or None."""
@@ -206,8 +221,9 @@ class Alerting:
         return Alert(key=notice.key, platform=inc.platform, signal=Signal(inc.signal), level=inc.level, ts=now,
                      agencies=decision.agencies, posts=posts, status=status, rule=inc.rule, explanation=body)
 
-    def _flush(self, now: datetime) -> list[Alert]:
-        out: list[Alert] = []
+    def _flush(self, now: datetime) -> list[tuple[Alert, datetime]]:
+        """The groups whose wait is over, each notification with the instant its group went out."""
+        out: list[tuple[Alert, datetime]] = []
         for group, pending in list(self._pending.items()):
             if now - pending.opened < self.routing.notify.group_wait:
                 continue
@@ -217,7 +233,7 @@ class Alerting:
                 grouped = replace(alert, ts=max(alert.ts, pending.opened),
                                   explanation={**alert.explanation, "group": {"key": group, "alerts": keys}})
                 self._record(grouped, "notified")
-                out.append(grouped)
+                out.append((grouped, pending.opened + self.routing.notify.group_wait))
         return out
 
     def _record(self, alert: Alert, outcome: str) -> None:
@@ -259,6 +275,7 @@ class Alerting:
             "acked": sorted(self._acked),
             "silences": [s.to_dict() for s in self._silences],
             "dropped_late": self.dropped_late,
+            "paging": self._pager.state() if self._pager is not None else None,
         }
         return json.dumps(state, ensure_ascii=False, separators=(",", ":")).encode()
 
@@ -283,6 +300,8 @@ class Alerting:
         self._acked = set(state["acked"])
         self._silences = [silence_from_dict(s) for s in state["silences"]]
         self.dropped_late = int(state["dropped_late"])
+        if self._pager is not None and state.get("paging"):
+            self._pager.load(state["paging"])
 
 
 def silence_from_dict(d: Mapping[str, Any]) -> Silence:
@@ -299,16 +318,15 @@ def _incident_of(ref: str) -> str:
 
 def build_alerting(registry: Registry, rules_path: Path | None = None, routes_path: Path | None = None, *,
                    store: AlertStore | None = None, ack_url: str = "", ack_secret: bytes = b"",
-                   page_unacknowledged: bool = True) -> Alerting:
+                   event_time_paging: Receivers | None = None) -> Alerting:
     """The composition root's entry point: load and validate rules and routes (defaults if None).
 
-    ``page_unacknowledged=False``: no event-time paging of the next contact (the live service pages on
-    the wall-clock acknowledgement timer instead, :mod:`yujing.alerting.escalation`)."""
+    ``event_time_paging``: the receivers whose contacts are paged on event time when a warning is not acknowledged
+    (replay, backtest); None in the live service, which pages on the wall-clock acknowledgement timer
+    instead (:mod:`yujing.alerting.escalation`)."""
     rules, routing = load_rules(rules_path), load_routes(routes_path)
-    n = routing.notify
-    policy = Policy(rules.deescalate_after, rules.resolve_after, n.repeat_interval, n.ack_timeout,
-                    max_contact_step=2 if page_unacknowledged else 0)
-    return Alerting(registry, rules, routing, store=store, ack_url=ack_url, ack_secret=ack_secret, policy=policy)
+    return Alerting(registry, rules, routing, store=store, ack_url=ack_url, ack_secret=ack_secret,
+                    event_time_paging=event_time_paging)
 
 
 def collect(alerting: Alerting, posts: Iterable[ScoredPost]) -> list[Alert]:

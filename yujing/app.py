@@ -69,11 +69,12 @@ def build_alerting(settings: Settings, registry: Registry, rules: Path | None = 
     from yujing.alerting.service import build_alerting as _build
     from yujing.alerting.store import AlertStore
 
+    receivers = load_receivers(settings.receivers)
     store = AlertStore(settings.data_dir / "alerts.db") if history else None
-    ack = (load_receivers(settings.receivers).ack_url, settings.key) if history else ("", b"")  # signed links
+    ack = (receivers.ack_url, settings.key) if history else ("", b"")  # signed links
     return _build(registry, rules_path=rules or settings.rules, routes_path=settings.routes, store=store,
-                  ack_url=ack[0], ack_secret=ack[1],
-                  page_unacknowledged=not history)  # live: live_delivery pages on the ack timer instead
+                  ack_url=ack[0], ack_secret=ack[1],  # live: live_delivery pages on the wall clock instead
+                  event_time_paging=None if history else receivers)
 
 
 @dataclass

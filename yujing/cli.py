@@ -117,8 +117,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def _summary(posts: int, dead: Sequence[object], alerts: Sequence[Alert]) -> None:
-    print(f"replayed {posts} posts, {len(dead)} dead letters, {len(alerts)} warning notifications",
-          file=sys.stderr)
+    from yujing.alerting.explain import is_page
+
+    pages = sum(is_page(a.explanation) for a in alerts)
+    print(f"replayed {posts} posts, {len(dead)} dead letters, {len(alerts) - pages} warning notifications and "
+          f"{pages} pages of a next contact (a replay acknowledges nothing)", file=sys.stderr)
     for alert in alerts:
         print("  " + format_alert(alert), file=sys.stderr)
     for letter in dead[:20]:

@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from yujing import metrics
+from yujing.alerting.explain import is_page
 from yujing.errors import AdapterError, BackpressureError
 from yujing.ingestion.bus import (
     DEAD_LETTERS,
@@ -137,6 +138,9 @@ class IndexStage:
     def handle(self, batch: Sequence[Message]) -> bytes | None:
         posts, dead = decode_messages([m for m in batch if m.topic == SCORED_POSTS], ScoredPost.from_dict, "index")
         alerts, dead2 = decode_messages([m for m in batch if m.topic == WARNINGS], Alert.from_dict, "index")
+        # A replay's pages of a next contact are deliveries, not warnings: the live service keeps them in its
+        # outbox, so the index holds the same warnings whether the stream was live or replayed.
+        alerts = [a for a in alerts if not is_page(a.explanation)]
         unique = list({sp.id: sp for sp in posts}.values())
         if unique:
             self._store.index_posts(unique)

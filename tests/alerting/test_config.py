@@ -75,6 +75,8 @@ def test_routing_tree(tmp_path: Path, labels: dict[str, str], agencies: list[str
     ("route: {}\ninhibit:\n  - source: {level: red}\n", "routes.yaml:3 inhibit[0].source: expected both"),
     ("notify: {group_wait: soon}\nroute: {}\n", "routes.yaml:1 notify.group_wait: expected a duration"),
     ("routes: []\n", "routes.yaml:1 routes: unknown field"),
+    ("notify: {ack_timeout: 30m}\nroute: {}\n", "routes.yaml:1 notify.ack_timeout: the acknowledgement timeout "
+                                                 "is per agency now: move it to the receivers file"),
 ])
 def test_route_errors_name_file_line_field(tmp_path: Path, text: str, message: str) -> None:
     file = tmp_path / "routes.yaml"

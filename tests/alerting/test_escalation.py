@@ -12,13 +12,13 @@ import pytest
 
 from tests.alerting.test_delivery import SECRET, T0, Receiver, _alert
 from yujing.alerting.channels import DingTalkChannel, WebhookChannel
-from yujing.alerting.escalation import Escalator, escalations_due
+from yujing.alerting.escalation import Escalator, EventTimePager, escalations_due
 from yujing.alerting.outbox import DeliveryWorker, Outbox, StepRecord
 from yujing.alerting.receivers import Contact, Receivers, fan_out, receivers_from_doc
 from yujing.alerting.store import AlertStore
 from yujing.clock import ManualClock
 from yujing.errors import ConfigError
-from yujing.records import Agency, Alert, AlertStatus, Signal
+from yujing.records import Agency, Alert, AlertStatus, Level, Signal
 
 M = timedelta(minutes=1)
 INC = "星河贷/gathering/1/red"
@@ -26,9 +26,9 @@ INC = "星河贷/gathering/1/red"
 
 def _rec(step: int = 0, *, delivered: float | None = 0.5, enqueued: float = 0.0, key: str = "k1",
          agency: str = "police", incident: str = INC, status: str = "firing",
-         subject: str = "星河贷/gathering") -> StepRecord:
+         subject: str = "星河贷/gathering", needs_ack: bool = True) -> StepRecord:
     return StepRecord(key, incident, status, agency, step, T0 + enqueued * M,
-                      None if delivered is None else T0 + delivered * M, subject)
+                      None if delivered is None else T0 + delivered * M, subject, needs_ack)
 
 
 def _due(recs: list[StepRecord], now_min: float, acked: object = frozenset(), chain: int = 3,
@@ -65,6 +65,7 @@ def test_per_agency_and_resolved_notices_and_no_timeout() -> None:
     out = escalations_due(recs, set(), lambda a: 3, lambda a: 30 * M if a == "police" else 2 * 60 * M, T0 + 31 * M)
     assert [(e.agency, e.step) for e in out] == [("police", 1)]
     assert _due([_rec(status="resolved")], 500) == []
+    assert _due([_rec(needs_ack=False)], 500) == []  # a blue notice pages nobody
     assert _due([_rec()], 500, timeout=None) == []
 
 
@@ -94,6 +95,35 @@ def test_receivers_ack_timeout_default_override_off_and_errors() -> None:
     with pytest.raises(ConfigError, match=r"receivers\[0\]\.ack_timeout.*duration"):
         receivers_from_doc({**doc, "receivers": [{**doc["receivers"][0], "ack_timeout": "soon"}]},  # type: ignore
                            env={})
+
+
+# ---- the same decision on event time (replay) -----------------------------------------------------
+
+def _warning(level: Level, minutes: float) -> Alert:
+    incident = f"星河贷/gathering/1/{level.value}"
+    return replace(_firing(incident), level=level, ts=T0 + minutes * M, agencies=(Agency.POLICE, Agency.FINANCE_OFFICE))
+
+
+def test_event_time_pager_decides_in_event_order_even_when_told_late() -> None:
+    chain = (Contact("值班员", ("c",)), Contact("值班领导", ("c",)))
+    rec = Receivers("", {}, {"police": chain, "finance_office": chain}, "<test>",
+                    {"police": 15 * M, "finance_office": 30 * M})
+    pager = EventTimePager(rec)
+    pager.sent([_warning(Level.YELLOW, 0)])
+    assert pager.due(T0 + 10 * M, set()) == []
+    pager.sent([_warning(Level.ORANGE, 20)])  # sent at minute 20 (after a group wait), learnt at minute 40
+    pages = pager.due(T0 + 40 * M, set())
+    assert [(a.ts - T0, a.level, a.agencies) for a in pages] == [
+        (15 * M, Level.YELLOW, (Agency.POLICE,)),  # fell due before the orange warning went out
+        (35 * M, Level.ORANGE, (Agency.POLICE,))]  # finance's yellow page (minute 30) was taken over by orange
+    assert pages[0].explanation["escalation"] == {"step": 1, "after": "15m", "agency": "police",
+                                                  "previous": "值班员", "contact": "值班领导"}
+    assert pager.due(T0 + 40 * M, set()) == []  # idempotent
+    again = EventTimePager(rec)
+    again.load(pager.state())
+    assert [a.agencies for a in again.due(T0 + 60 * M, set())] == [(Agency.FINANCE_OFFICE,)]  # orange + 30m
+    assert [a.agencies for a in pager.due(T0 + 60 * M, {"星河贷/gathering/1/red"})] == [(Agency.FINANCE_OFFICE,)]
+    assert EventTimePager(rec).due(T0 + 600 * M, set()) == []
 
 
 # ---- end to end: outbox, acks in the alert store, a real HTTP receiver -----------------------------
@@ -153,6 +183,21 @@ def test_not_acknowledged_pages_the_second_contact_exactly_once(tmp_path: Path, 
     assert "接收人：stability_office:值班领导" in text and "升级通知：值班员在30m内未确认" in text
 
 
+def test_a_blue_notice_is_not_escalated(tmp_path: Path, receiver: Receiver) -> None:
+    clock = ManualClock(T0)
+    rec, store = _receivers(receiver.port), AlertStore(tmp_path / "alerts.db")
+    box = Outbox(tmp_path / "outbox.db")
+    blue = _firing("安和财富/rumour/1/blue")
+    fan_out(replace(blue, level=Level.BLUE, explanation={**blue.explanation, "needs_ack": False}), rec, box,
+            clock.now())
+    fan_out(_firing(INC), rec, box, clock.now())
+    worker = DeliveryWorker(box, rec.channels, clock, escalate=Escalator(box, rec, store.acked_incidents).run)
+    assert worker.step() == 2
+    clock.advance(2 * 60 * M)
+    assert worker.step() == 1  # only the red warning goes to the second contact
+    assert [k.split("|")[0] for _, k, _ in receiver.seen][2:] == [f"{INC}/fired"]
+
+
 def test_acknowledged_in_time_is_not_escalated(tmp_path: Path, receiver: Receiver) -> None:
     clock = ManualClock(T0)
     rec, store = _receivers(receiver.port), AlertStore(tmp_path / "alerts.db")
@@ -173,14 +218,21 @@ def test_acknowledged_in_time_is_not_escalated(tmp_path: Path, receiver: Receive
 
 
 def test_live_service_leaves_paging_to_the_timer(tmp_path: Path) -> None:
+    from tests.alerting.helpers import make_registry
+    from tests.alerting.test_service import ramp
+    from yujing.alerting.service import collect
     from yujing.app import build_alerting
-    from yujing.registry import load_registry
     from yujing.settings import Settings
 
-    settings = Settings()
-    registry = load_registry(settings.registry_path)
-    assert build_alerting(settings, registry, history=True).policy.max_contact_step == 0
-    assert build_alerting(settings, registry).policy.max_contact_step == 2  # replay: event-time paging
+    settings = Settings(data_dir=tmp_path)
+    registry = make_registry()
+    def reasons(history: bool) -> set[str]:
+        alerting = build_alerting(settings, registry, history=history)
+        alerts = collect(alerting, ramp(8, gathering=0.9))
+        return {a.explanation["reason"] for a in alerts + alerting.advance(alerts[-1].ts + 3 * 60 * M)}
+
+    assert reasons(history=True) == {"fired"}  # live: the wall-clock timer pages, not the event time
+    assert reasons(history=False) == {"fired", "unacknowledged"}  # replay: event-time paging
 
 
 def test_resolved_before_the_timeout_pages_nobody_further(tmp_path: Path, receiver: Receiver) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from tests.alerting.helpers import T0, sp
+from yujing.alerting.receivers import load_receivers
 from yujing.alerting.service import build_alerting, collect
 from yujing.alerting.silences import Silence
 from yujing.alerting.store import AlertStore
@@ -12,6 +13,8 @@ from yujing.records import Agency, AlertStatus, Level, ScoredPost
 from yujing.registry import Registry
 
 CALL = "明天上午九点在区政府门口集合维权，大家一起去讨说法 {i}号投资人"
+RECEIVERS = load_receivers()  # the shipped receivers: whom replay pages, and after how long
+M = timedelta(minutes=1)
 
 
 def ramp(n: int = 40, every: float = 3.0, gathering: float = 0.9) -> list[ScoredPost]:
@@ -82,24 +85,53 @@ def test_silence_mutes_and_is_recorded(registry: Registry) -> None:
     assert store.history()[0].alert.explanation["silenced_by"] == "s1"
 
 
-def test_unacknowledged_pages_next_contact_and_ack_stops_it(registry: Registry) -> None:
-    alerting = build_alerting(registry)
+def test_replay_pages_each_agencys_next_contact_on_its_own_timeout(registry: Registry) -> None:
+    # the shipped receivers: police has 15 minutes and two contacts, the others 30 minutes and two or three
+    alerting = build_alerting(registry, event_time_paging=RECEIVERS)
     alerts = collect(alerting, ramp(8, gathering=0.9))
-    incident = alerts[-1].explanation["incident"]
-    t = alerts[-1].ts
-    paged = alerting.advance(t + timedelta(minutes=31))
-    assert [a.explanation["reason"] for a in paged] == ["unacknowledged"]
-    assert paged[0].explanation["contact_step"] == 1
-    assert alerting.acknowledge(paged[0].key, "李值班", t + timedelta(minutes=40)) == incident
-    assert alerting.advance(t + timedelta(hours=13)) == []
+    fired = alerts[0]
+    assert fired.explanation["reason"] == "fired" and fired.level is Level.YELLOW
+    alerts += alerting.advance(fired.ts + timedelta(hours=3))
+    sent = fired.ts + 5 * M  # a new warning waits group_wait for the platform's other warnings, then goes out
+    pages = [(a.ts - sent, a.agencies, a.explanation["contact_step"], a.explanation["escalation"]["contact"])
+             for a in alerts if a.explanation["reason"] == "unacknowledged"]
+    assert pages == [(15 * M, (Agency.POLICE,), 1, "值班领导"),
+                     (30 * M, (Agency.FINANCE_OFFICE,), 1, "值班领导"),
+                     (30 * M, (Agency.PETITIONS_BUREAU,), 1, "值班领导"),
+                     (30 * M, (Agency.STABILITY_OFFICE,), 1, "值班领导"),
+                     (60 * M, (Agency.FINANCE_OFFICE,), 2, "主任"),
+                     (60 * M, (Agency.STABILITY_OFFICE,), 2, "主任")]
+    assert len({a.key for a in alerts}) == len(alerts)
+    assert all(a.explanation["incident"] == fired.explanation["incident"] for a in alerts)
+
+
+def test_acknowledgement_stops_the_paging(registry: Registry) -> None:
+    alerting = build_alerting(registry, event_time_paging=RECEIVERS)
+    alerts = collect(alerting, ramp(8, gathering=0.9))
+    incident, sent = alerts[0].explanation["incident"], alerts[0].ts + 5 * M
+    alerts += alerting.advance(sent + 20 * M)
+    paged = [a for a in alerts if a.explanation["reason"] == "unacknowledged"]
+    assert [a.agencies for a in paged] == [(Agency.POLICE,)]  # police has 15 minutes, the others 30
+    assert alerting.acknowledge(paged[0].key, "李值班", sent + 20 * M) == incident
+    assert alerting.advance(sent + timedelta(hours=11)) == []
+
+
+def test_live_service_pages_nobody_in_event_time(registry: Registry) -> None:
+    alerting = build_alerting(registry)  # no pager: the live service pages on the wall-clock timer
+    alerts = collect(alerting, ramp(8, gathering=0.9))
+    alerts += alerting.advance(alerts[-1].ts + timedelta(hours=3))
+    assert [a.explanation["reason"] for a in alerts] == ["fired"]
 
 
 def test_ack_through_store_is_seen_by_the_service(registry: Registry) -> None:
     store = AlertStore()
-    alerting = build_alerting(registry, store=store)
+    alerting = build_alerting(registry, store=store, event_time_paging=RECEIVERS)
     alerts = collect(alerting, ramp(8, gathering=0.9))
     store.acknowledge(alerts[-1].explanation["incident"], "王主任", alerts[-1].ts)
     assert alerting.advance(alerts[-1].ts + timedelta(hours=2)) == []
+    unacknowledged = build_alerting(registry, event_time_paging=RECEIVERS)
+    collect(unacknowledged, ramp(8, gathering=0.9))
+    assert unacknowledged.advance(alerts[-1].ts + timedelta(hours=2))  # without the ack, contacts are paged
 
 
 def test_copy_paste_rumour_is_one_story_with_its_spreaders(registry: Registry) -> None:
@@ -127,10 +159,11 @@ def test_grouping_sends_a_platforms_warnings_together(registry: Registry) -> Non
 def test_snapshot_restore_continues_identically(registry: Registry) -> None:
     posts = ramp(40, gathering=0.9) + [sp(900 + i, 130 + i, panic=0.9) for i in range(10)]
     posts.sort(key=lambda p: p.ts)
-    whole = collect(build_alerting(registry), posts)
-    first = build_alerting(registry)
+    whole = collect(build_alerting(registry, event_time_paging=RECEIVERS), posts)
+    assert any(a.explanation["reason"] == "unacknowledged" for a in whole)  # paging state crosses the restart
+    first = build_alerting(registry, event_time_paging=RECEIVERS)
     out = [a for p in posts[:23] for a in first.observe(p)]
-    second = build_alerting(registry)
+    second = build_alerting(registry, event_time_paging=RECEIVERS)
     second.restore(first.snapshot())
     out += collect(second, posts[23:])
     assert [a.to_dict() for a in out] == [a.to_dict() for a in whole]

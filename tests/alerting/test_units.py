@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -65,7 +66,7 @@ def test_ewma_learns_the_steady_rate_and_decays() -> None:
     assert ewma.expected(T0 + (240 + 24) * H) == pytest.approx(1.0, rel=0.05)  # one half-life of silence
 
 
-POLICY = Policy(deescalate_after=3 * H, resolve_after=12 * H, repeat_interval=12 * H, ack_timeout=timedelta(minutes=30))
+POLICY = Policy(deescalate_after=3 * H, resolve_after=12 * H, repeat_interval=12 * H)
 
 
 def test_step_fire_escalate_deescalate_resolve() -> None:
@@ -85,15 +86,19 @@ def test_step_fire_escalate_deescalate_resolve() -> None:
     assert inc is None and notice is not None and notice.reason is Reason.RESOLVED
 
 
-def test_step_pages_contacts_in_turn_until_acknowledged() -> None:
+def test_step_reminds_until_acknowledged_and_pages_nobody_itself() -> None:
     inc, _ = step(None, Level.ORANGE, "r_o", T0, POLICY, "甲", "gathering", 3)
-    reasons = []
-    for minutes in range(0, 200, 5):
+    keys = []
+    for minutes in range(0, 25 * 60, 5):
         assert inc is not None
         inc, notice = step(inc, Level.ORANGE, "r_o", T0 + timedelta(minutes=minutes), POLICY)
         if notice is not None:
-            reasons.append((minutes, notice.key))
-    assert reasons == [(30, "甲/gathering/3/orange/page1"), (60, "甲/gathering/3/orange/page2")]
+            keys.append((minutes, notice.key))
+    # paging the next contact is per agency (escalation.py); the incident only reminds every 12 hours
+    assert keys == [(12 * 60, "甲/gathering/3/orange/repeat1"), (24 * 60, "甲/gathering/3/orange/repeat2")]
+    assert inc is not None
+    inc, notice = step(replace(inc, acked=True), Level.ORANGE, "r_o", T0 + 48 * H, POLICY)
+    assert notice is None  # acknowledged: no more reminders
 
 
 def test_blue_needs_no_ack_but_repeats() -> None:

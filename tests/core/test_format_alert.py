@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from yujing.cli import format_alert
@@ -22,6 +23,9 @@ def test_the_duty_line_names_level_platform_offices_and_why_it_was_sent() -> Non
     assert "金融办" in first and "公安" in first
     page = format_alert(_alert("unacknowledged", contact_step=1))
     assert page.endswith("(panic_red，未确认，通知第2联系人)")
+    named = _alert("unacknowledged", contact_step=2)
+    named = replace(named, explanation={**named.explanation, "escalation": {"contact": "主任"}})
+    assert format_alert(named).endswith("(panic_red，未确认，通知主任)")  # replay's pages name the contact
     assert format_alert(_alert("repeat")).endswith("(panic_red，重复提醒)")
     assert format_alert(_alert("escalated")).endswith("(panic_red，升级)")
     resolved = format_alert(_alert("resolved", status=AlertStatus.RESOLVED))

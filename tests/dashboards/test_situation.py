@@ -63,6 +63,15 @@ def replayed(tmp_path_factory: pytest.TempPathFactory) -> str:
     result = replay_file(DEMO / "stream.jsonl", registry=load_registry(DEMO / "registry.yaml"), model="lexicon",
                          store_url=url)
     assert result is not None
+    from yujing.app import open_store
+    from yujing.search.filters import AlertQuery
+
+    store = open_store(url)
+    indexed = {a.key for a in store.search_alerts(AlertQuery(size=1000))}
+    store.close()
+    pages = {a.key for a in result.alerts if a.explanation["reason"] == "unacknowledged"}
+    assert pages and not indexed & pages  # replay's pages are printed, not indexed (as live keeps them in the outbox)
+    assert indexed == {a.key for a in result.alerts} - pages
     return url
 
 

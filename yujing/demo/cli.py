@@ -24,6 +24,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run_demo(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from yujing.alerting.explain import is_page
     from yujing.app import Wiring, decode_file, ingest, load_scorer, open_bus, open_store, registry_for
     from yujing.cli import format_alert
     from yujing.errors import ModelError
@@ -69,8 +70,10 @@ def run_demo(args: argparse.Namespace) -> int:
     runner.open()
     runner.drain()
     bar.close()
-    print(f"\n{len(decoded.posts)} posts replayed, {len(fired)} warning notifications "
-          f"({sum(a.level.rank >= 3 for a in fired)} orange or red).", file=sys.stderr)
+    warnings = [a for a in fired if not is_page(a.explanation)]
+    print(f"\n{len(decoded.posts)} posts replayed, {len(warnings)} warning notifications "
+          f"({sum(a.level.rank >= 3 for a in warnings)} orange or red) and {len(fired) - len(warnings)} pages of "
+          f"an agency's next contact (nobody acknowledges in the demo).", file=sys.stderr)
     print(f"search it:  yujing search 提现 --store {settings.store_url}", file=sys.stderr)
     if args.once:
         runner.close()
