@@ -49,6 +49,11 @@ def render(spec: ModelSpec, thresholds: Mapping[Signal, float], report: Mapping[
         "",
     ]
     lines += _data_section(report)
+    if report.get("initialised_from"):
+        init = report["initialised_from"]
+        lines += ["## Initialisation", "",
+                  f"Layers 0-{len(init['layers']) - 1} and the head start from `{init['model']}` "
+                  f"(its layers {init['layers']}), not from the pretrained encoder.", ""]
     if report.get("distillation"):
         dist = report["distillation"]
         t = dist["teacher"]

@@ -67,6 +67,17 @@ def _add_train(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="distil: train on this trained model's probabilities mixed with the gold labels (name or folder)",
     )
     p.add_argument(
+        "--init-from",
+        metavar="MODEL",
+        help="start from this trained model's layers and head instead of the pretrained encoder's (name or folder)",
+    )
+    p.add_argument(
+        "--init-layers",
+        metavar="I,J,...",
+        help="with --init-from: the source layer for each layer kept, e.g. 0,4,8,11 for --depth 4 "
+        "(default: evenly spaced from the first to the last)",
+    )
+    p.add_argument(
         "--distill-alpha",
         type=float,
         default=d.distill_alpha,
@@ -182,6 +193,14 @@ def extra_examples(args: argparse.Namespace) -> tuple[list[Any], list[Any], list
     return train, dev, sources
 
 
+def _layer_list(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise InputError("bad_option", f"--init-layers {text!r}: expected comma-separated layer numbers, "
+                         "e.g. 0,4,8,11") from None
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from yujing.models.train import TrainConfig, train
     from yujing.models.zoo import find_model_dir, trained_dir
@@ -191,6 +210,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     real = load_real(args.real) if args.real else []
     extra_train, extra_dev, sources = extra_examples(args)
     teacher = find_model_dir(args.teacher) if args.teacher else None
+    init_dir = find_model_dir(args.init_from) if args.init_from else None
+    init_layers = _layer_list(args.init_layers) if args.init_layers else ()
+    if init_layers and (init_dir is None or len(init_layers) != args.depth):
+        raise InputError("bad_option", f"--init-layers {args.init_layers}: needs --init-from and one source layer "
+                         f"per layer kept (--depth {args.depth}), e.g. 0,4,8,11 for --depth 4")
     unlabelled: list[str] = []
     if args.unlabelled_real:
         from yujing.models.datagen.real import load_unlabelled
@@ -215,6 +239,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         max_minutes=args.max_minutes,
         teacher=teacher,
         distill_alpha=args.distill_alpha,
+        init_from=init_dir,
+        init_layers=init_layers,
     )
     result = train(
         cfg, real, say=_say, extra_train=extra_train, extra_dev=extra_dev, extra_sources=sources, unlabelled=unlabelled

@@ -36,6 +36,8 @@ from yujing.models.transformer import (
     PackedForward,
     build_classifier,
     encode_batch,
+    init_from,
+    load_model,
     load_tokenizer,
     max_by_owner,
     save_model,
@@ -68,12 +70,24 @@ class TrainConfig:
     cache_dir: Path | None = None
     teacher: Path | None = None  # distillation: a trained model folder whose scores become soft targets
     distill_alpha: float = 0.5  # weight of the gold label in a labelled text's target (teacher: 1 - alpha)
+    init_from: Path | None = None  # a trained model folder whose layers (init_layers) and head start this model
+    init_layers: tuple[int, ...] = ()  # source layer per layer of this model; empty: evenly spaced, last kept
 
     def __post_init__(self) -> None:
         if not 0 <= self.train_from < self.depth:
             raise ValueError(f"train_from must be in 0..depth-1 ({self.depth - 1}), got {self.train_from}")
         if not 0.0 <= self.distill_alpha <= 1.0:
             raise ValueError(f"distill_alpha must be in [0, 1], got {self.distill_alpha}")
+        if self.init_layers and (self.init_from is None or len(self.init_layers) != self.depth):
+            raise ValueError(f"init_layers {list(self.init_layers)}: needs init_from and one layer per layer kept "
+                             f"(depth {self.depth})")
+
+
+def spaced_layers(depth: int, source_depth: int) -> tuple[int, ...]:
+    """``depth`` source layers evenly spaced from the first to the last: 4 of 12 -> (0, 4, 7, 11)."""
+    if depth == 1:
+        return (source_depth - 1,)
+    return tuple(round(i * (source_depth - 1) / (depth - 1)) for i in range(depth))
 
 
 @dataclass
@@ -289,7 +303,16 @@ def train(
             splits[split] = [*splits[split], *extra]
             say(f"adding {len(extra)} extra examples (e.g. annotated real texts) to {split}")
     encoder_dir = ensure_encoder(cfg.cache_dir, say)
-    model = build_classifier(encoder_dir, cfg.depth, seed=cfg.seed).to(cfg.device)
+    model = build_classifier(encoder_dir, cfg.depth, seed=cfg.seed)
+    init: dict[str, Any] = {}
+    if cfg.init_from is not None:
+        source, source_spec, _, _ = load_model(cfg.init_from, cfg.cache_dir, say)
+        layers = cfg.init_layers or spaced_layers(cfg.depth, source_spec.depth)
+        init_from(model, source, layers)
+        init = {"model": f"{source_spec.name}@{source_spec.version}", "layers": list(layers), "head": True}
+        say(f"initialised layers {list(range(cfg.depth))} and the head from {init['model']} layers {list(layers)}")
+        del source
+    model = model.to(cfg.device)
     tokenizer = load_tokenizer(encoder_dir)
     say(
         f"train {len(splits['train'])}, dev {len(splits['dev'])}, test {len(splits['test'])}; "
@@ -345,6 +368,8 @@ def train(
     )
     if distillation:
         report["distillation"] = distillation
+    if init:
+        report["initialised_from"] = init
     save_model(model.cpu(), spec, thresholds, cfg.out_dir)
     from yujing.models.card import write_card
 
@@ -442,7 +467,7 @@ def evaluate_splits(
 
 def recipe(cfg: TrainConfig) -> dict[str, Any]:
     d = asdict(cfg)
-    for k in ("data_dir", "out_dir", "cache_dir", "teacher"):
+    for k in ("data_dir", "out_dir", "cache_dir", "teacher", "init_from"):
         d[k] = str(d[k]) if d[k] is not None else None
     d["torch"] = torch.__version__
     return d

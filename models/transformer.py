@@ -249,6 +249,20 @@ def build_classifier(encoder_dir: Path, depth: int, seed: int | None = None) -> 
     return MeanPoolClassifier(bert, int(bert.config.hidden_size))
 
 
+def init_from(model: MeanPoolClassifier, source: MeanPoolClassifier, layers: Sequence[int]) -> None:
+    """Start ``model`` from a trained ``source``: its layer i from the source's layer ``layers[i]``, and the
+    source's head (e.g. a 4-layer student from its 12-layer teacher's layers 0, 4, 8 and 11)."""
+    if len(layers) != len(model.layers()):
+        raise ModelError(f"init layers {list(layers)}: give one source layer per layer of the model "
+                         f"({len(model.layers())})")
+    if any(not 0 <= j < len(source.layers()) for j in layers):
+        raise ModelError(f"init layers {list(layers)}: the source model has layers 0..{len(source.layers()) - 1}")
+    with torch.no_grad():
+        for i, j in enumerate(layers):
+            model.layers()[i].load_state_dict(source.layers()[j].state_dict())
+        model.head.load_state_dict(source.head.state_dict())
+
+
 def trainable_names(model: MeanPoolClassifier, train_from: int) -> list[str]:
     """Parameter names fine-tuned (and shipped): layers ``>= train_from`` and the head."""
     keep = [f"bert.encoder.layer.{i}." for i in range(train_from, len(model.layers()))]

@@ -160,3 +160,36 @@ def test_scorer_takes_the_highest_window(cache: Path) -> None:
     per_piece = [scorer.logits([p])[0] for p in pieces]
     expected = [max(col) for col in zip(*per_piece, strict=True)]
     assert scorer.logits([long_text])[0] == pytest.approx(expected, abs=1e-5)
+
+
+def test_init_from_copies_the_chosen_layers_and_the_head(trained: Path, cache: Path) -> None:
+    from yujing.models.train import spaced_layers
+    from yujing.models.transformer import init_from, load_model
+
+    source, spec, _, _ = load_model(trained, cache)
+    folder = cache / "encoder" / next(p.name for p in (cache / "encoder").iterdir())
+    student = build_classifier(folder, 1, seed=3)
+    assert not torch.equal(student.head.weight, source.head.weight)
+    init_from(student, source, (1,))  # layer 1 was fine-tuned in ``trained``
+    for (name, a), b in zip(student.layers()[0].state_dict().items(), source.layers()[1].state_dict().values(),
+                            strict=True):
+        assert torch.equal(a, b), name
+    assert torch.equal(student.head.weight, source.head.weight)
+    with pytest.raises(ModelError, match="one source layer per layer"):
+        init_from(student, source, (0, 1))
+    with pytest.raises(ModelError, match=r"layers 0\.\.1"):
+        init_from(student, source, (2,))
+    assert spaced_layers(4, 12) == (0, 4, 7, 11) and spaced_layers(1, spec.depth) == (1,)
+
+
+def test_training_from_a_trained_model_records_it_in_the_card(trained: Path, cache: Path,
+                                                              tmp_path: Path) -> None:
+    data = write_toy_splits(tmp_path / "data")
+    out = tmp_path / "student"
+    cfg = TrainConfig(data, out, name="toy-student", depth=1, train_from=0, epochs=1, lr=1e-3, cache_dir=cache,
+                      init_from=trained)
+    result = train(cfg, say=lambda _m: None)
+    assert result.report["initialised_from"] == {"model": "toy@1", "layers": [1], "head": True}
+    assert "## Initialisation" in (out / "model_card.md").read_text(encoding="utf-8")
+    with pytest.raises(ValueError, match="one layer per layer kept"):
+        TrainConfig(data, out, depth=1, train_from=0, init_from=trained, init_layers=(0, 1))
