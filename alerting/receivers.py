@@ -68,11 +68,11 @@ def _ca_file(f: Fields, path: str) -> str:
     return str(ca)
 
 
-def _channel(name: str, data: Any, path: str, env: Mapping[str, str]) -> Channel:
+def _channel(name: str, data: Any, path: str, env: Mapping[str, str], deliver: bool = True) -> Channel:
     f = Fields(data, path, f"channels.{name}", ("type", "url", "secret_env", "host", "port", "sender", "to",
                                                  "starttls", "username_env", "password_env", "ca_file"))
     kind = f.choice("type", TYPES)
-    if kind == "print":
+    if kind == "print" or not deliver:
         return PrintChannel(name)
     if kind == "webhook":
         return WebhookChannel(name, f.string("url"), _secret(f, "secret_env", env))
@@ -104,14 +104,17 @@ def _timeout(f: Fields, name: str, default: timedelta | str | None) -> timedelta
     return delta
 
 
-def receivers_from_doc(doc: Any, source: str = "<memory>", env: Mapping[str, str] | None = None) -> Receivers:
+def receivers_from_doc(doc: Any, source: str = "<memory>", env: Mapping[str, str] | None = None,
+                       deliver: bool = True) -> Receivers:
+    """``deliver=False``: for paging decisions only (replay): contacts and timeouts are read and checked, every
+    channel is a print channel, so no secret, password or CA file is needed."""
     env = os.environ if env is None else env
     top = Fields(doc, source, "", ("ack_url", "ack_timeout", "channels", "receivers"))
     default_timeout = _timeout(top, "ack_timeout", DEFAULT_ACK_TIMEOUT)
     raw_channels = top.raw("channels") or {}
     if not isinstance(raw_channels, dict):
         top.fail("channels", "expected a mapping of channel name to settings")
-    channels = {k: _channel(k, v, source, env) for k, v in raw_channels.items() if k != "__line__"}
+    channels = {k: _channel(k, v, source, env, deliver) for k, v in raw_channels.items() if k != "__line__"}
     contacts: dict[str, tuple[Contact, ...]] = {}
     timeouts: dict[str, timedelta | None] = {}
     for i, entry in enumerate(top.mapping_list("receivers")):
@@ -132,9 +135,10 @@ def receivers_from_doc(doc: Any, source: str = "<memory>", env: Mapping[str, str
     return Receivers(str(top.raw("ack_url") or ""), channels, contacts, source, timeouts)
 
 
-def load_receivers(path: Path | str | None = None, env: Mapping[str, str] | None = None) -> Receivers:
+def load_receivers(path: Path | str | None = None, env: Mapping[str, str] | None = None,
+                   deliver: bool = True) -> Receivers:
     path = Path(path) if path is not None else DEFAULT_RECEIVERS
-    return receivers_from_doc(load_yaml_with_lines(path), str(path), env)
+    return receivers_from_doc(load_yaml_with_lines(path), str(path), env, deliver)
 
 
 def enqueue_step(alert: Alert, agency: str, step: int, receivers: Receivers, outbox: Outbox, now: datetime) -> int:

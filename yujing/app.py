@@ -69,7 +69,7 @@ def build_alerting(settings: Settings, registry: Registry, rules: Path | None = 
     from yujing.alerting.service import build_alerting as _build
     from yujing.alerting.store import AlertStore
 
-    receivers = load_receivers(settings.receivers)
+    receivers = load_receivers(settings.receivers, deliver=history)  # a replay needs no channel secrets
     store = AlertStore(settings.data_dir / "alerts.db") if history else None
     ack = (receivers.ack_url, settings.key) if history else ("", b"")  # signed links
     return _build(registry, rules_path=rules or settings.rules, routes_path=settings.routes, store=store,

@@ -97,6 +97,22 @@ def test_receivers_ack_timeout_default_override_off_and_errors() -> None:
                            env={})
 
 
+
+def test_replay_reads_receivers_without_the_channels_secrets() -> None:
+    doc = {"channels": {"hook": {"type": "webhook", "url": "https://example.invalid/h", "secret_env": "HOOK_KEY"},
+                        "mail": {"type": "email", "host": "smtp.example.invalid", "sender": "y@example.invalid",
+                                 "to": ["d@example.invalid"], "password_env": "MAIL_PW", "ca_file": "missing.pem"}},
+           "receivers": [{"agency": "police", "ack_timeout": "15m",
+                          "contacts": [{"name": "a", "channels": ["hook"]}, {"name": "b", "channels": ["mail"]}]}]}
+    with pytest.raises(ConfigError, match="HOOK_KEY is not set"):
+        receivers_from_doc(doc, env={})  # the live service needs them
+    rec = receivers_from_doc(doc, env={}, deliver=False)  # replay only decides whom it would page, and when
+    assert rec.ack_timeout("police") == 15 * M and [c.name for c in rec.contacts["police"]] == ["a", "b"]
+    with pytest.raises(ConfigError, match="unknown channel"):
+        receivers_from_doc({**doc, "receivers": [{"agency": "police", "contacts": [{"name": "a", "channels": ["x"]}]}]},
+                           env={}, deliver=False)
+
+
 # ---- the same decision on event time (replay) -----------------------------------------------------
 
 def _warning(level: Level, minutes: float) -> Alert:
