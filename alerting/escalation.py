@@ -51,6 +51,18 @@ def _started(rec: StepRecord) -> datetime:
     return rec.first_delivered if rec.first_delivered is not None else rec.enqueued
 
 
+def _escalation_timeout(rec: StepRecord, chain_length: Callable[[str], int],
+                        ack_timeout: Callable[[str], timedelta | None]) -> timedelta | None:
+    """The timeout after which ``rec``'s next step is due, or None when it never escalates: not a firing
+    notification that needs an acknowledgement, an agency that does not escalate, or the chain's last step."""
+    if rec.status != AlertStatus.FIRING.value or not rec.incident or not rec.agency or not rec.needs_ack:
+        return None
+    timeout = ack_timeout(rec.agency)
+    if timeout is None or rec.step + 1 >= chain_length(rec.agency):
+        return None
+    return timeout
+
+
 def escalations_due(notified: Iterable[StepRecord], acked: Mapping[str, datetime] | set[str],
                     chain_length: Callable[[str], int], ack_timeout: Callable[[str], timedelta | None],
                     now: datetime) -> list[Escalation]:
@@ -76,14 +88,10 @@ def escalations_due(notified: Iterable[StepRecord], acked: Mapping[str, datetime
             newest[subject] = mark
     due: list[Escalation] = []
     for (alert_key, agency), rec in sorted(latest.items()):
-        if rec.status != AlertStatus.FIRING.value or not rec.incident or not agency or not rec.needs_ack:
-            continue
-        if newest[(agency, rec.subject or alert_key)][1] != alert_key:
+        timeout = _escalation_timeout(rec, chain_length, ack_timeout)
+        if timeout is None or newest[(agency, rec.subject or alert_key)][1] != alert_key:
             continue
         if rec.incident in acked and (not isinstance(acked, Mapping) or acked[rec.incident] <= now):
-            continue
-        timeout = ack_timeout(agency)
-        if timeout is None or rec.step + 1 >= chain_length(agency):
             continue
         if now - _started(rec) >= timeout:
             due.append(Escalation(alert_key, rec.incident, agency, rec.step + 1,
@@ -108,12 +116,11 @@ class Escalator:
 
         Only steps enqueued within the last ``LOOKBACK`` plus the longest timeout are read: a warning
         left unacknowledged while the service was down for longer than that is not paged on restart."""
-        timeouts = [t for t in (self._receivers.ack_timeout(a) for a in self._receivers.contacts) if t is not None]
-        if not timeouts:
+        longest = self._receivers.longest_ack_timeout()
+        if longest is None:
             return []
-        notified = self._outbox.steps(now - LOOKBACK - max(timeouts))
-        due = escalations_due(notified, self._acked(), lambda a: len(self._receivers.contacts.get(a, ())),
-                              self._receivers.ack_timeout, now)
+        notified = self._outbox.steps(now - LOOKBACK - longest)
+        due = escalations_due(notified, self._acked(), self._receivers.chain_length, self._receivers.ack_timeout, now)
         done = []
         for esc in due:
             alert = self._outbox.alert(esc.alert_key)
@@ -142,8 +149,7 @@ class EventTimePager:
         self._receivers = receivers
         self._steps: dict[tuple[str, str, int], StepRecord] = {}  # (notification, agency, step)
         self._alerts: dict[str, Alert] = {}  # notification key -> the notification
-        timeouts = [t for t in receivers.ack_timeouts.values() if t is not None]
-        self._keep = LOOKBACK + max(timeouts, default=timedelta(0))
+        self._keep = LOOKBACK + (receivers.longest_ack_timeout() or timedelta(0))
         self._fresh: list[StepRecord] = []  # first-contact records sent since the last ``due``
         self._checked = _DAWN  # every instant up to this one is decided
         self._next = _NEVER  # no page falls due before this, unless something was sent since
@@ -172,11 +178,11 @@ class EventTimePager:
         while candidates and candidates[0] <= now:
             at = candidates.pop(0)
             known = [rec for rec in self._steps.values() if rec.enqueued <= at]
-            for esc in escalations_due(known, acked, self._chain, self._receivers.ack_timeout, at):
-                started = _started(self._steps[(esc.alert_key, esc.agency, esc.step - 1)]) + esc.after
+            for esc in escalations_due(known, acked, self._receivers.chain_length, self._receivers.ack_timeout, at):
+                fell_due = _started(self._steps[(esc.alert_key, esc.agency, esc.step - 1)]) + esc.after
                 alert = self._alerts[esc.alert_key]
-                rec = self._record(alert, esc.agency, esc.step, started)
-                pages.append(self._page(alert, esc, started))
+                rec = self._record(alert, esc.agency, esc.step, fell_due)
+                pages.append(self._page(alert, esc, fell_due))
                 candidates = sorted({*candidates, *self._candidates([rec])})
         self._forget(now - self._keep)
         self._checked = now
@@ -186,13 +192,9 @@ class EventTimePager:
     def _candidates(self, records: Iterable[StepRecord]) -> Iterator[datetime]:
         """When each record's next step would fall due if nothing intervenes (a lower bound)."""
         for rec in records:
-            timeout = self._receivers.ack_timeout(rec.agency)
-            if (timeout is not None and rec.status == AlertStatus.FIRING.value and rec.needs_ack
-                    and rec.step + 1 < self._chain(rec.agency)):
+            timeout = _escalation_timeout(rec, self._receivers.chain_length, self._receivers.ack_timeout)
+            if timeout is not None:
                 yield _started(rec) + timeout
-
-    def _chain(self, agency: str) -> int:
-        return len(self._receivers.contacts.get(agency, ()))
 
     def _record(self, alert: Alert, agency: str, step: int, at: datetime) -> StepRecord:
         rec = StepRecord(alert.key, str(alert.explanation.get("incident", "")), alert.status.value, agency, step, at,

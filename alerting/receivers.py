@@ -45,6 +45,14 @@ class Receivers:
         """How long a contact of ``agency`` has to acknowledge before the next contact is notified."""
         return self.ack_timeouts.get(agency)
 
+    def chain_length(self, agency: str) -> int:
+        """How many contacts ``agency`` has, in escalation order."""
+        return len(self.contacts.get(agency, ()))
+
+    def longest_ack_timeout(self) -> timedelta | None:
+        """The longest timeout of any agency with contacts (None: nobody escalates)."""
+        return max((t for t in map(self.ack_timeout, self.contacts) if t is not None), default=None)
+
 
 def _secret(f: Fields, name: str, env: Mapping[str, str]) -> str:
     var = f.raw(name)
