@@ -207,41 +207,40 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     if args.unlabelled_real and not args.teacher:
         raise InputError("no_teacher", "--unlabelled-real: unlabelled texts need --teacher MODEL to label them")
-    real = load_real(args.real) if args.real else []
-    extra_train, extra_dev, sources = extra_examples(args)
     teacher = find_model_dir(args.teacher) if args.teacher else None
     init_dir = find_model_dir(args.init_from) if args.init_from else None
-    init_layers = _layer_list(args.init_layers) if args.init_layers else ()
-    if init_layers and (init_dir is None or len(init_layers) != args.depth):
-        raise InputError("bad_option", f"--init-layers {args.init_layers}: needs --init-from and one source layer "
-                         f"per layer kept (--depth {args.depth}), e.g. 0,4,8,11 for --depth 4")
+    try:  # checked before any data is read; the messages name the option and the fix
+        cfg = TrainConfig(
+            args.data,
+            args.out or trained_dir() / args.name,
+            name=args.name,
+            version=args.version,
+            depth=args.depth,
+            train_from=args.train_from,
+            epochs=args.epochs,
+            patience=args.patience,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            head_lr=args.head_lr,
+            seed=args.seed,
+            max_length=args.max_length,
+            window_chars=args.window_chars,
+            device=args.device,
+            max_minutes=args.max_minutes,
+            teacher=teacher,
+            distill_alpha=args.distill_alpha,
+            init_from=init_dir,
+            init_layers=_layer_list(args.init_layers) if args.init_layers else (),
+        )
+    except ValueError as exc:
+        raise InputError("bad_option", str(exc)) from None
+    real = load_real(args.real) if args.real else []
+    extra_train, extra_dev, sources = extra_examples(args)
     unlabelled: list[str] = []
     if args.unlabelled_real:
         from yujing.models.datagen.real import load_unlabelled
 
         unlabelled = load_unlabelled(args.unlabelled_real, args.unlabelled_max, args.seed)
-    cfg = TrainConfig(
-        args.data,
-        args.out or trained_dir() / args.name,
-        name=args.name,
-        version=args.version,
-        depth=args.depth,
-        train_from=args.train_from,
-        epochs=args.epochs,
-        patience=args.patience,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        head_lr=args.head_lr,
-        seed=args.seed,
-        max_length=args.max_length,
-        window_chars=args.window_chars,
-        device=args.device,
-        max_minutes=args.max_minutes,
-        teacher=teacher,
-        distill_alpha=args.distill_alpha,
-        init_from=init_dir,
-        init_layers=init_layers,
-    )
     result = train(
         cfg, real, say=_say, extra_train=extra_train, extra_dev=extra_dev, extra_sources=sources, unlabelled=unlabelled
     )

@@ -79,8 +79,8 @@ class TrainConfig:
         if not 0.0 <= self.distill_alpha <= 1.0:
             raise ValueError(f"distill_alpha must be in [0, 1], got {self.distill_alpha}")
         if self.init_layers and (self.init_from is None or len(self.init_layers) != self.depth):
-            raise ValueError(f"init_layers {list(self.init_layers)}: needs init_from and one layer per layer kept "
-                             f"(depth {self.depth})")
+            raise ValueError(f"init_layers {list(self.init_layers)}: needs init_from (--init-from) and one layer per "
+                             f"layer kept (depth {self.depth}), e.g. 0,4,8,11 for depth 4")
 
 
 def spaced_layers(depth: int, source_depth: int) -> tuple[int, ...]:

@@ -149,6 +149,22 @@ def test_cli_registers_train_eval_models() -> None:
     assert callable(parser.parse_args(["models"]).func)
 
 
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--depth", "2", "--train-from", "5"], "train_from must be in 0..depth-1"),
+    (["--depth", "2", "--train-from", "0", "--init-layers", "0,1"], "needs init_from"),
+    (["--depth", "2", "--train-from", "0", "--init-layers", "0,x"], "expected comma-separated layer numbers"),
+])
+def test_bad_train_options_are_input_errors_before_any_data_is_read(tmp_path: Path, argv: list[str],
+                                                                      message: str) -> None:
+    from yujing.models.cli import register
+
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    args = parser.parse_args(["train", "--data", str(tmp_path / "absent"), *argv])
+    with pytest.raises(InputError, match=message):
+        args.func(args)
+
+
 def test_scorer_takes_the_highest_window(cache: Path) -> None:
     folder = cache / "encoder" / next(p.name for p in (cache / "encoder").iterdir())
     model = build_classifier(folder, 2, seed=0).eval()
