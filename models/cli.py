@@ -62,6 +62,15 @@ def _add_train(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     p.add_argument("--ced-max", type=int, default=1200, help="at most this many CED posts (default: %(default)s)")
     p.add_argument(
+        "--extra-train",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="add the labelled texts of this JSONL file to train only (e.g. models/data/spam_negatives.jsonl); "
+        "repeatable",
+    )
+    p.add_argument(
         "--teacher",
         metavar="MODEL",
         help="distil: train on this trained model's probabilities mixed with the gold labels (name or folder)",
@@ -158,7 +167,8 @@ def load_real_train(shared_dir: Path) -> list[Any]:
 
 
 def extra_examples(args: argparse.Namespace) -> tuple[list[Any], list[Any], list[dict[str, Any]]]:
-    """(extra train, extra dev, their description for the model card) from --extra-real / --extra-ced."""
+    """(extra train, extra dev, their description for the model card) from --extra-real, --extra-ced and
+    --extra-train."""
     from yujing.models.dataset import describe, hold_out, sample
 
     train: list[Any] = []
@@ -189,6 +199,15 @@ def extra_examples(args: argparse.Namespace) -> tuple[list[Any], list[Any], list
                 "part, real-eval ids excluded; rumour label from CED, panic/gathering set to 0",
                 **describe(ced),
             }
+        )
+    for path in args.extra_train:
+        from yujing.models.dataset import file_digest, read_examples
+
+        examples = read_examples(path)  # a missing, empty or bad file raises InputError naming file:line
+        train += examples
+        sources.append(
+            {"name": f"file:{path.name}", "added_to": "train", "source": f"{path} (sha256 {file_digest(path)})",
+             **describe(examples)}
         )
     return train, dev, sources
 
