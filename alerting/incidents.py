@@ -52,10 +52,15 @@ class Incident:
     last_notified: datetime
     repeats: int = 0
     acked: bool = False
+    earlier: tuple[str, ...] = ()  # the levels this episode was at before this one, in order
 
     @property
     def id(self) -> str:
-        return f"{self.platform}/{self.signal}/{self.episode}/{self.level.value}"
+        """``platform/signal/episode/level``; a level the episode returns to gets ``-2``, ``-3`` … so that its
+        notifications and acknowledgements are its own (yellow → orange → yellow → orange: the second orange is
+        ``…/orange-2``, and an acknowledgement of the first does not silence it)."""
+        visit = self.earlier.count(self.level.value) + 1
+        return f"{self.platform}/{self.signal}/{self.episode}/{self.level.value}" + (f"-{visit}" if visit > 1 else "")
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -69,6 +74,7 @@ class Incident:
         times = ("started", "since", "last_met", "last_met_level", "last_notified")
         values: dict[str, Any] = {k: datetime.fromisoformat(v) if k in times else v for k, v in d.items()}
         values["level"] = Level(str(d["level"]))
+        values["earlier"] = tuple(str(x) for x in d.get("earlier", ()))  # absent in snapshots before 2026-12-02
         values.pop("contact_step", None)  # snapshots before per-agency paging carried the incident's step
         return cls(**values)
 
@@ -99,7 +105,7 @@ def step(inc: Incident | None, level: Level | None, rule: str, now: datetime, po
         return new, Notice(Reason.FIRED, new)
     if level is not None and level.rank > inc.level.rank:
         new = replace(inc, level=level, rule=rule, since=now, last_met=now, last_met_level=now, last_notified=now,
-                      repeats=0, acked=False)
+                      repeats=0, acked=False, earlier=(*inc.earlier, inc.level.value))
         return new, Notice(Reason.ESCALATED, new, inc.level)
     if level is not None:
         inc = replace(inc, last_met=now, last_met_level=now if level is inc.level else inc.last_met_level)
@@ -112,7 +118,7 @@ def _quiet_step(inc: Incident, level: Level | None, rule: str, now: datetime,
         return None, Notice(Reason.RESOLVED, replace(inc, last_notified=now), inc.level)
     if level is not None and level is not inc.level and now - inc.last_met_level >= policy.deescalate_after:
         new = replace(inc, level=level, rule=rule, since=now, last_met_level=now, last_notified=now, repeats=0,
-                      acked=False)
+                      acked=False, earlier=(*inc.earlier, inc.level.value))
         return new, Notice(Reason.DEESCALATED, new, inc.level)
     return _reminders(inc, now, policy)
 

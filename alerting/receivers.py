@@ -1,7 +1,8 @@
 """Receivers YAML: per agency, ordered contacts and their channels; validated with file:line.
 
-``fan_out`` turns one warning into outbox items: each agency's contact at the warning's
-``contact_step`` (the incident escalates to the next contact when not acknowledged in time)."""
+``fan_out`` turns one warning into outbox items: each routed agency's contact at the alert's ``contact_step``
+(0, the first contact, for a warning); an agency that does not acknowledge in time is paged at its next contact
+(:mod:`yujing.alerting.escalation`)."""
 
 from __future__ import annotations
 
@@ -133,6 +134,8 @@ def receivers_from_doc(doc: Any, source: str = "<memory>", env: Mapping[str, str
         for j, c in enumerate(r.mapping_list("contacts")):
             cf = Fields(c, source, f"receivers[{i}].contacts[{j}]", ("name", "channels"), r.line)
             names = cf.strings("channels")
+            if not names:  # a contact nobody can reach would stall the agency's chain at that step
+                cf.fail("channels", f"expected at least one channel, e.g. channels: [{next(iter(channels), 'print')}]")
             for n in names:
                 if n not in channels:
                     cf.fail("channels", f"unknown channel {n!r}; define it under channels: {sorted(channels)}")
@@ -159,9 +162,10 @@ def enqueue_step(alert: Alert, agency: str, step: int, receivers: Receivers, out
 
 
 def fan_out(alert: Alert, receivers: Receivers, outbox: Outbox, now: datetime) -> int:
-    """Enqueue the warning for each routed agency's current contact on each of its channels.
+    """Enqueue the warning for each routed agency's contact on each of its channels.
 
-    The contact is the incident's ``contact_step`` (event-time paging, replay) — 0 in the live service,
-    where :mod:`yujing.alerting.escalation` pages the next contacts on the acknowledgement timer."""
+    The contact is the alert's ``contact_step``: 0 for every warning (the first contact); a page of the
+    event-time pager (replay) names the contact it reached. The live service pages the next contacts on the
+    acknowledgement timer (:mod:`yujing.alerting.escalation`)."""
     step = int(alert.explanation.get("contact_step", 0) or 0)
     return sum(enqueue_step(alert, agency.value, step, receivers, outbox, now) for agency in alert.agencies)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from yujing.records import SIGNALS, Alert, AlertStatus, Level, ScoredPost, Signa
 from yujing.registry import Registry
 
 _TICK = timedelta(minutes=1)
+_DAWN = datetime.min.replace(tzinfo=UTC)
 _SLACK = timedelta(hours=1)
 
 
@@ -73,7 +74,7 @@ class Alerting:
         self._episodes: dict[str, int] = {}
         self._evaluated: dict[str, datetime] = {}
         self._pending: dict[str, _Pending] = {}
-        self._acked: set[str] = set()
+        self._acked: dict[str, datetime] = {}  # incident id -> when it was first acknowledged
         self._silences: list[Silence] = []
         self._store_version = -1
         self.dropped_late = 0
@@ -86,23 +87,29 @@ class Alerting:
         if self.watermark is None or post.ts > self.watermark:
             self.watermark = post.ts
         now = self.watermark
+        # Groups whose wait ran out while the stream was quiet go out first, as the live timer would have sent
+        # them; a notice decided now opens a group of its own instead of joining (and backdating) theirs.
+        overdue = self._flush(now)
         if post.ts <= now - self.rules.horizon:
             self.dropped_late += 1
-            return self.advance(now)
+            return self._advance(now, overdue)
         for name in dict.fromkeys(post.platforms):
             for signal in self._count(name, post, now):
                 self._evaluate(name, signal, now)
-        return self.advance(now)
+        return self._advance(now, overdue)
 
     def advance(self, now: datetime) -> list[Alert]:
         """Time-driven work at ``now``: de-escalate, resolve, repeat, page unacknowledged, flush groups."""
+        return self._advance(now, [])
+
+    def _advance(self, now: datetime, flushed: list[tuple[Alert, datetime]]) -> list[Alert]:
         if self.watermark is None or now > self.watermark:
             self.watermark = now
         self._sync_store()
         for key, inc in list(self._incidents.items()):
             if now - self._evaluated.get(key, inc.since) >= _TICK:
                 self._evaluate(inc.platform, Signal(inc.signal), now)
-        flushed = self._flush(now)
+        flushed = flushed + self._flush(now)
         sent = [alert for alert, _ in flushed]
         if self._pager is None:
             return sent
@@ -119,7 +126,7 @@ class Alerting:
         incident_id = inc.id if inc is not None else _incident_of(ref)
         if self.store is not None:
             self.store.acknowledge(incident_id, by, now, note)
-        self._acked.add(incident_id)
+        self._acked[incident_id] = min(self._acked.get(incident_id, now), now)
         self._apply_acks()
         return incident_id if inc is not None else None
 
@@ -249,7 +256,8 @@ class Alerting:
         if version == self._store_version:
             return
         self._store_version = version
-        self._acked |= self.store.acked_incidents()
+        for incident_id, at in self.store.acks().items():
+            self._acked[incident_id] = min(self._acked.get(incident_id, at), at)
         self._silences = self.store.silences()
         self._apply_acks()
 
@@ -272,7 +280,7 @@ class Alerting:
             "evaluated": {k: t.isoformat() for k, t in self._evaluated.items()},
             "pending": {g: {"opened": p.opened.isoformat(), "alerts": {k: a.to_dict() for k, a in p.alerts.items()}}
                         for g, p in self._pending.items()},
-            "acked": sorted(self._acked),
+            "acked": {k: t.isoformat() for k, t in sorted(self._acked.items())},
             "silences": [s.to_dict() for s in self._silences],
             "dropped_late": self.dropped_late,
             "paging": self._pager.state() if self._pager is not None else None,
@@ -297,7 +305,9 @@ class Alerting:
         self._pending = {g: _Pending(datetime.fromisoformat(p["opened"]),
                                      {k: Alert.from_dict(a) for k, a in p["alerts"].items()})
                          for g, p in state["pending"].items()}
-        self._acked = set(state["acked"])
+        acked = state["acked"]  # a list of ids in snapshots before 2026-12-02: acknowledged, time unknown
+        self._acked = ({k: datetime.fromisoformat(t) for k, t in acked.items()} if isinstance(acked, dict)
+                       else dict.fromkeys(acked, _DAWN))
         self._silences = [silence_from_dict(s) for s in state["silences"]]
         self.dropped_late = int(state["dropped_late"])
         if self._pager is not None and state.get("paging"):

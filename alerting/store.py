@@ -142,6 +142,11 @@ class AlertStore:
     def acked_incidents(self) -> set[str]:
         return {row[0] for row in self._run("SELECT DISTINCT incident FROM acks")}
 
+    def acks(self) -> dict[str, datetime]:
+        """Acknowledged incidents with the time of their first acknowledgement."""
+        return {row[0]: datetime.fromisoformat(row[1])
+                for row in self._run("SELECT incident, MIN(ts) FROM acks GROUP BY incident")}
+
     def set_outcome(self, incident: str, by: str, ts: datetime, outcome: str) -> None:
         """What came of it, e.g. "platform visited, no gathering" — kept with the history."""
         self._run("INSERT INTO outcomes VALUES (?,?,?,?)", (incident, by, ts.isoformat(), outcome))

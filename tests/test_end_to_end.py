@@ -151,3 +151,21 @@ def test_run_delivers_warnings_through_the_outbox_and_records_history(
         counts = {t: db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in tables}
     assert sum(counts.values()) >= len(printed) > 0, counts
     assert AlertStore(data_dir / "alerts.db").history(platform="鑫盛贷")
+
+
+def test_a_replay_ending_right_after_a_warning_still_sends_it(tmp_path: Path) -> None:
+    """A warning waits group_wait for its platform's other warnings; a recorded stream that ends within that
+    wait has no later post to move event time on, so the end of the replay must let the wait run out."""
+    from yujing.app import replay_file
+    from yujing.registry import load_registry
+
+    registry = load_registry(DEMO / "registry.yaml")
+    full = replay_file(DEMO / "stream.jsonl", registry=registry, model="lexicon")
+    first = min(full.alerts, key=lambda a: a.ts)  # a notification is stamped with the instant it was decided
+    decided = first.ts
+    rows = [json.loads(line) for line in (DEMO / "stream.jsonl").read_text(encoding="utf-8").splitlines() if line]
+    cut = tmp_path / "cut.jsonl"
+    cut.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows
+                           if datetime.fromisoformat(r["ts"]) <= decided), encoding="utf-8")
+    short = replay_file(cut, registry=registry, model="lexicon")
+    assert first.key in {a.key for a in short.alerts}

@@ -230,6 +230,7 @@ def replay_file(path: str | Path, *, registry: Registry, model: str | None = "le
             runner = StageRunner(bus, wiring.stages("all"), poll_timeout_s=0.0)
             runner.open()
             runner.drain()
+            runner.close_out()  # the last warnings' group wait runs out, as it would have live
             runner.close()
         finally:
             store.close()

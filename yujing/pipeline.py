@@ -203,10 +203,25 @@ class AlertStage:
             alerts.extend(self._alerting.observe(owned))
         if due:
             alerts.extend(self._alerting.advance(max(h.ts for h in due)))
+        self._publish(alerts)
+
+    def _publish(self, alerts: Sequence[Alert]) -> None:
         if alerts:
             self._bus.produce(WARNINGS, [OutRecord(to_json(a), a.platform.encode()) for a in alerts])
         for alert in alerts:
             metrics.alert_raised(alert.signal.value, alert.level.value)
+
+    def close_out(self) -> tuple[int, bytes | None]:
+        """The end of a replay: event time moves one ``group_wait`` past the newest post (as
+        :func:`~yujing.alerting.service.collect` does), so warnings decided in the stream's last minutes go out
+        instead of waiting for a post that never comes. Returns (notifications, checkpoint)."""
+        self.flush()
+        watermark = self._alerting.watermark
+        if watermark is None:
+            return 0, None
+        alerts = self._alerting.advance(watermark + self._alerting.routing.notify.group_wait)
+        self._publish(alerts)
+        return len(alerts), self._state()
 
     def _state(self) -> bytes:
         state = {"alerting": json.loads(self._alerting.snapshot()), "reorder": self._reorder.state()}
@@ -373,6 +388,21 @@ class StageRunner:
                 consumer.commit([], checkpoint)
             released += n
         return released
+
+    def close_out(self) -> int:
+        """The end of a replay (after :meth:`drain`): stages with a ``close_out`` let their pending event-time
+        work finish (the alerter's last notification groups); then what they emitted is processed."""
+        emitted = 0
+        for stage, consumer in zip(self.stages, self._consumers, strict=True):
+            close_out = getattr(stage, "close_out", None)
+            if close_out is None:
+                continue
+            n, checkpoint = close_out()
+            if checkpoint is not None:
+                consumer.commit([], checkpoint)
+            emitted += n
+        self.drain()
+        return emitted
 
     def run_forever(self, stop: threading.Event) -> None:
         while not stop.is_set():

@@ -95,6 +95,10 @@ def test_receivers_ack_timeout_default_override_off_and_errors() -> None:
     with pytest.raises(ConfigError, match=r"receivers\[0\]\.ack_timeout.*duration"):
         receivers_from_doc({**doc, "receivers": [{**doc["receivers"][0], "ack_timeout": "soon"}]},  # type: ignore
                            env={})
+    # a contact nobody can reach would stall the chain live (no step recorded) but be paged in a replay
+    unreachable = {"agency": "police", "contacts": [{"name": "a", "channels": ["c"]}, {"name": "b"}]}
+    with pytest.raises(ConfigError, match=r"receivers\[0\]\.contacts\[1\]\.channels.*at least one channel"):
+        receivers_from_doc({**doc, "receivers": [unreachable]}, env={})
 
 
 
@@ -138,8 +142,15 @@ def test_event_time_pager_decides_in_event_order_even_when_told_late() -> None:
     again = EventTimePager(rec)
     again.load(pager.state())
     assert [a.agencies for a in again.due(T0 + 60 * M, set())] == [(Agency.FINANCE_OFFICE,)]  # orange + 30m
-    assert [a.agencies for a in pager.due(T0 + 60 * M, {"星河贷/gathering/1/red"})] == [(Agency.FINANCE_OFFICE,)]
-    assert EventTimePager(rec).due(T0 + 600 * M, set()) == []
+    # an acknowledgement stops the pages that fall due after it, not one that fell due before it
+    orange = "星河贷/gathering/1/orange"
+    late = EventTimePager(rec)
+    late.load(pager.state())
+    assert [a.agencies for a in late.due(T0 + 60 * M, {orange: T0 + 55 * M})] == [(Agency.FINANCE_OFFICE,)]
+    early = EventTimePager(rec)
+    early.load(pager.state())
+    assert early.due(T0 + 60 * M, {orange: T0 + 45 * M}) == []
+    assert pager.due(T0 + 60 * M, {orange}) == []  # acknowledged, time unknown
 
 
 # ---- end to end: outbox, acks in the alert store, a real HTTP receiver -----------------------------

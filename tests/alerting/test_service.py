@@ -105,6 +105,25 @@ def test_replay_pages_each_agencys_next_contact_on_its_own_timeout(registry: Reg
     assert all(a.explanation["incident"] == fired.explanation["incident"] for a in alerts)
 
 
+def test_a_warning_after_a_quiet_hour_opens_its_own_group_and_its_pages_follow_it(registry: Registry) -> None:
+    """Gathering fires at minute 3 and its group's wait runs out while no post arrives; panic fires on the first
+    post an hour later. That warning must go out in a group of its own: joining the stale group dated it as sent
+    at minute 8 and paged agencies about it at minute 38, 22 minutes before it was decided."""
+    alerting = build_alerting(registry, event_time_paging=RECEIVERS)
+    posts = [sp(i, i, text=CALL.format(i=i * 37), gathering=0.9) for i in range(4)]
+    posts += [sp(50 + i, i + 0.5, panic=0.9) for i in range(3)] + [sp(90, 60, panic=0.9)]
+    alerts = collect(alerting, sorted(posts, key=lambda p: p.ts))
+    alerts += alerting.advance(T0 + timedelta(hours=4))
+    warnings = {a.key: a for a in alerts if a.explanation["reason"] == "fired"}
+    assert [(w.signal.value, w.ts - T0) for w in warnings.values()] == [("gathering", 3 * M), ("panic", 60 * M)]
+    assert [w.explanation["group"]["alerts"] for w in warnings.values()] == [[k] for k in warnings]
+    pages = [a for a in alerts if a.explanation["reason"] == "unacknowledged"]
+    assert any(p.signal.value == "panic" for p in pages)
+    for page in pages:
+        warning = warnings[page.key.rsplit("/page", 1)[0]]
+        assert page.ts >= warning.ts + 5 * M + 15 * M, (page.key, page.ts - warning.ts)
+
+
 def test_acknowledgement_stops_the_paging(registry: Registry) -> None:
     alerting = build_alerting(registry, event_time_paging=RECEIVERS)
     alerts = collect(alerting, ramp(8, gathering=0.9))
@@ -114,6 +133,22 @@ def test_acknowledgement_stops_the_paging(registry: Registry) -> None:
     assert [a.agencies for a in paged] == [(Agency.POLICE,)]  # police has 15 minutes, the others 30
     assert alerting.acknowledge(paged[0].key, "李值班", sent + 20 * M) == incident
     assert alerting.advance(sent + timedelta(hours=11)) == []
+
+
+def test_an_acknowledgement_stops_only_the_pages_due_after_it(registry: Registry) -> None:
+    """Acknowledged 25 minutes after the warning went out, with no post in between: police's page had fallen
+    due at 15 minutes and live would have sent it; the other agencies' pages (30 minutes) are stopped."""
+    store = AlertStore()
+    alerting = build_alerting(registry, store=store, event_time_paging=RECEIVERS)
+    alerts = collect(alerting, ramp(8, gathering=0.9))
+    incident, sent = alerts[0].explanation["incident"], alerts[0].ts + 5 * M
+    assert not [a for a in alerts if a.explanation["reason"] == "unacknowledged"]
+    store.acknowledge(incident, "李值班", sent + 25 * M)
+    later = alerting.advance(sent + timedelta(hours=3))
+    assert [(a.agencies, a.ts - sent) for a in later] == [((Agency.POLICE,), 15 * M)]
+    restored = build_alerting(registry, event_time_paging=RECEIVERS)
+    restored.restore(alerting.snapshot())
+    assert restored.advance(sent + timedelta(hours=4)) == []  # the acknowledgement and its time survive
 
 
 def test_live_service_pages_nobody_in_event_time(registry: Registry) -> None:

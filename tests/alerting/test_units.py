@@ -86,6 +86,25 @@ def test_step_fire_escalate_deescalate_resolve() -> None:
     assert inc is None and notice is not None and notice.reason is Reason.RESOLVED
 
 
+def test_a_level_the_episode_returns_to_gets_its_own_id_keys_and_acknowledgement() -> None:
+    """yellow → orange → yellow → orange in one episode: the second orange must not reuse the first one's
+    notification keys (the outbox would drop it as a duplicate) nor inherit its acknowledgement."""
+    from yujing.alerting.incidents import Incident
+
+    inc, _ = step(None, Level.YELLOW, "r_y", T0, POLICY, "甲", "panic", 1)
+    inc, first = step(inc, Level.ORANGE, "r_o", T0 + H, POLICY)
+    assert first is not None and first.key == "甲/panic/1/orange/escalated"
+    assert inc is not None
+    inc, back = step(replace(inc, acked=True), Level.YELLOW, "r_y", T0 + 5 * H, POLICY)
+    assert back is not None and back.reason is Reason.DEESCALATED and back.key == "甲/panic/1/yellow-2/deescalated"
+    inc, again = step(inc, Level.ORANGE, "r_o", T0 + 6 * H, POLICY)
+    assert again is not None and again.reason is Reason.ESCALATED and again.key == "甲/panic/1/orange-2/escalated"
+    assert inc is not None and not inc.acked and inc.id != first.incident.id
+    assert Incident.from_dict(inc.to_dict()) == inc  # the history survives a snapshot
+    old = {k: v for k, v in first.incident.to_dict().items() if k != "earlier"}  # a snapshot from before
+    assert Incident.from_dict(old).id == "甲/panic/1/orange"
+
+
 def test_step_reminds_until_acknowledged_and_pages_nobody_itself() -> None:
     inc, _ = step(None, Level.ORANGE, "r_o", T0, POLICY, "甲", "gathering", 3)
     keys = []

@@ -69,6 +69,7 @@ def run_demo(args: argparse.Namespace) -> int:
     runner = StageRunner(bus, wiring.stages("all"), poll_timeout_s=0.0, on_batch=progress)
     runner.open()
     runner.drain()
+    runner.close_out()  # the last warnings' group wait runs out, as it would have live
     bar.close()
     warnings = [a for a in fired if not is_page(a.explanation)]
     print(f"\n{len(decoded.posts)} posts replayed, {len(warnings)} warning notifications "
