@@ -33,7 +33,7 @@ def main() -> None:
     settings = Settings()
     registry = registry_for(settings, None)
     posts = decode_file(str(DEMO), settings).posts
-    scored = ScoreStage(None, load_scorer("lexicon"), PlatformMatcher(registry)).score_posts(posts)  # type: ignore[arg-type]
+    scored = ScoreStage(None, load_scorer("lexicon"), PlatformMatcher(registry), b"bench").score_posts(posts)  # type: ignore[arg-type]
     if args.busy > 1:
         scored = sorted((dataclasses.replace(sp, post=dataclasses.replace(
             sp.post, id=f"{sp.post.id}-{b}", author=f"{sp.post.author}-{b}", ts=sp.post.ts + timedelta(seconds=7 * b)))

@@ -7,16 +7,17 @@ Pure apart from reading bytes handed in. Every line becomes exactly one ``Post``
 from __future__ import annotations
 
 import hashlib
+import hmac
 import html
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from yujing.errors import InputError
-from yujing.privacy import pseudonymise
+from yujing.privacy import pseudonymise, redact_line, scrub_url
 from yujing.records import DeadLetter, Post, Source
 
 MAX_LINE_BYTES = 1_000_000
@@ -66,13 +67,17 @@ def _source(value: Any) -> Source:
         raise InputError("bad source", f"{value!r} is not one of {_SOURCES}") from None
 
 
-def _post_id(obj: Mapping[str, Any], text: str) -> str:
+def _post_id(obj: Mapping[str, Any], text: str, author: str, key: bytes) -> str:
     raw = obj.get("id")
     if raw is not None and str(raw).strip():
         return str(raw).strip()
-    # No id: derive one from the content so redelivery stays idempotent.
-    basis = json.dumps([text, obj.get("ts"), obj.get("source"), obj.get("author")], ensure_ascii=False)
-    return "h" + hashlib.sha1(basis.encode()).hexdigest()[:16]
+    # No id: derive one from the content so redelivery stays idempotent. Keyed, and over the pseudonym: an
+    # unkeyed hash of the raw author would let anyone holding a post test guesses of who wrote it.
+    basis = json.dumps([text, obj.get("ts"), obj.get("source"), author], ensure_ascii=False)
+    return "h" + hmac.new(key, basis.encode(), hashlib.sha256).hexdigest()[:16]
+
+
+FUTURE_TOLERANCE = timedelta(days=1)  # clock skew and time zones; a later ts is a wrong one
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,18 +101,25 @@ def post_from_obj(obj: Any, opts: DecodeOptions) -> Post:
         raise InputError("empty text", "field 'text' is empty after removing markup and spaces")
     if "ts" in obj and obj["ts"] not in (None, ""):
         ts = parse_ts(obj["ts"], require_offset=opts.require_ts)
+        if ts > datetime.now(UTC) + FUTURE_TOLERANCE:
+            # event time only moves forward: one post from 2061 would make every real post "late" and resolve
+            # every open incident, and the checkpoint would keep it so
+            raise InputError("future ts", f"{obj['ts']!r} is more than {FUTURE_TOLERANCE.days} day ahead of this "
+                             "machine's clock; fix the timestamp (or the clock)")
     elif opts.require_ts:
         raise InputError("missing ts", "field 'ts' is required for streams (ISO-8601 with offset)")
     else:
         ts = opts.now or datetime.now(UTC)
     extra = {"truncated": True} if len(cleaned) > opts.max_text_chars else {}
+    raw_author = str(obj.get("author") or "")
+    author = pseudonymise(raw_author, opts.key)
     return Post(
-        id=_post_id(obj, text),
+        id=_post_id(obj, text, author, opts.key),
         text=text,
         ts=ts,
         source=_source(obj.get("source")),
-        author=pseudonymise(str(obj.get("author") or ""), opts.key),
-        url=str(obj.get("url") or ""),
+        author=author,
+        url=scrub_url(str(obj.get("url") or ""), raw_author, opts.key),  # a Weibo link holds the author's uid
         extra=extra,
     )
 
@@ -132,13 +144,23 @@ def detect_encoding(lines: Iterable[bytes], sample: int = 2000) -> str:
     return "gb18030" if bad > good else "utf-8"
 
 
+def decode_bytes(raw: bytes, encoding: str) -> str:
+    """One line: UTF-8 if it is valid UTF-8, else the file's detected ``encoding``. Per line, because a mostly
+    GBK file may hold UTF-8 lines (pasted from elsewhere), which GB18030 would turn into mojibake."""
+    error: UnicodeDecodeError | None = None
+    for name in dict.fromkeys(("utf-8", encoding)):
+        try:
+            return raw.decode(name)
+        except UnicodeDecodeError as exc:
+            error = error or exc
+    assert error is not None
+    raise InputError("bad encoding", f"not valid UTF-8 (nor {encoding}) at byte {error.start}; re-save as UTF-8")
+
+
 def decode_line(raw: bytes, encoding: str, opts: DecodeOptions) -> Post:
     if len(raw) > MAX_LINE_BYTES:
         raise InputError("oversize", f"line is {len(raw)} bytes; the limit is {MAX_LINE_BYTES}")
-    try:
-        line = raw.decode(encoding)
-    except UnicodeDecodeError as exc:
-        raise InputError("bad encoding", f"not valid {encoding} at byte {exc.start}; re-save as UTF-8") from None
+    line = decode_bytes(raw, encoding)
     try:
         obj = json.loads(line)
     except json.JSONDecodeError as exc:
@@ -158,5 +180,5 @@ def decode_jsonl(data: bytes, origin: str, opts: DecodeOptions) -> Iterator[Post
             continue
         try:
             yield decode_line(raw, encoding, opts)
-        except InputError as exc:
-            yield DeadLetter(origin=f"{origin}:{number}", reason=str(exc), raw=_lossy(raw))
+        except InputError as exc:  # the line is kept to be fixed and re-ingested, its author pseudonymised
+            yield DeadLetter(origin=f"{origin}:{number}", reason=str(exc), raw=redact_line(_lossy(raw), opts.key))

@@ -30,13 +30,16 @@ from starlette.concurrency import run_in_threadpool
 from yujing.clock import Clock, SystemClock
 from yujing.errors import BusError, InputError
 from yujing.ingestion.bus import Bus, Consumer, OutRecord
-from yujing.ingestion.decode import DecodeOptions, detect_encoding, post_from_obj
+from yujing.ingestion.decode import DecodeOptions, decode_bytes, detect_encoding, post_from_obj
 from yujing.pipeline import produce_dead_letters, produce_posts
+from yujing.privacy import redact_line
 from yujing.records import DeadLetter, Post, Source
 
 MAX_FORM_BYTES = 1_000_000
 MAX_BATCH_BYTES = 50_000_000
 FIELDS = ("text", "ts", "author", "source", "url", "extra")
+# metadata a complaint may carry; anything else (a caller's name or phone number) would be stored unpseudonymised
+EXTRA_KEYS = ("case", "office", "district", "channel", "category", "platform")
 _SOURCES = ", ".join(s.value for s in Source)
 # post_from_obj's machine-stable reasons -> (field, fix)
 _REASON_FIELD: dict[str, tuple[str, str]] = {
@@ -44,6 +47,7 @@ _REASON_FIELD: dict[str, tuple[str, str]] = {
     "empty text": ("text", "send text with at least one visible character (markup is removed)"),
     "bad ts": ("ts", "use ISO-8601 with a UTC offset, e.g. 2016-09-03T08:15:00+08:00, or omit ts"),
     "missing ts": ("ts", "use ISO-8601 with a UTC offset, e.g. 2016-09-03T08:15:00+08:00, or omit ts"),
+    "future ts": ("ts", "send the time the complaint was made (not in the future), or omit ts"),
     "bad source": ("source", f"use one of {_SOURCES} (default complaint)"),
 }
 
@@ -56,7 +60,8 @@ class ComplaintForm(BaseModel):
     author: str | None = Field(None, description="submitter; pseudonymised before storage")
     source: str = Field("complaint", description=f"one of {_SOURCES}")
     url: str = ""
-    extra: dict[str, Any] = Field(default_factory=dict, description="free-form metadata (case number, office)")
+    extra: dict[str, Any] = Field(default_factory=dict,
+                                  description=f"case metadata, keys among {', '.join(EXTRA_KEYS)}; no personal data")
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +98,10 @@ def validate_form(obj: Any, key: bytes, now: Clock) -> Post:
     extra = obj.get("extra")
     if extra is not None and not isinstance(extra, dict):
         raise FormError("extra", f"must be an object, got {type(extra).__name__}", "send extra as a JSON object")
+    for name in sorted(set(extra or {}) - set(EXTRA_KEYS)):
+        raise FormError(f"extra.{name}", "unknown metadata key",
+                        f"remove it (personal data such as a caller's name or phone belongs in author, which is "
+                        f"pseudonymised); allowed keys are {', '.join(EXTRA_KEYS)}")
     form = dict(obj)
     form["source"] = form.get("source") or Source.COMPLAINT.value
     if form.get("ts") in (None, ""):
@@ -135,9 +144,9 @@ def validate_batch(data: bytes, key: bytes, clock: Clock) -> BatchResult:
         if not raw.strip():
             continue
         try:
-            text = raw.decode(encoding)
-        except UnicodeDecodeError as exc:
-            err = FormError("line", f"not valid {encoding} at byte {exc.start}", "re-save the file as UTF-8")
+            text = decode_bytes(raw, encoding)
+        except InputError as exc:
+            err = FormError("line", exc.detail.split("; ")[0], "re-save the file as UTF-8")
             rejected.append((number, err, raw.decode("utf-8", errors="backslashreplace")))
             continue
         try:
@@ -247,7 +256,7 @@ def make_router(
         result = validate_batch(data, key, clock)
         if not result.posts and not result.rejected:
             return _unprocessable([FormError("body", "no forms", "send one JSON object per line")])
-        letters = [DeadLetter(origin=f"intake:batch:{n}", reason=err.reason(), raw=raw)
+        letters = [DeadLetter(origin=f"intake:batch:{n}", reason=err.reason(), raw=redact_line(raw, key))
                    for n, err, raw in result.rejected]
         try:
             await run_in_threadpool(produce_posts, bus, result.posts)

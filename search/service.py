@@ -15,7 +15,7 @@ from yujing.clock import SystemClock
 from yujing.errors import InputError
 from yujing.records import Alert, Level, ScoredPost
 from yujing.search.access import AccessStore, Principal
-from yujing.search.filters import AlertQuery, parse_time, signal_of
+from yujing.search.filters import AlertQuery, check, parse_time, signal_of
 from yujing.search.incident import Incident, SearchBackend, incident
 from yujing.search.store import SearchQuery, SearchResult
 
@@ -51,7 +51,8 @@ class SearchParams:
             search_after=decode_cursor(self.cursor) if self.cursor else None)
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v not in ("", [], False)}
+        """The parameters as audited: empty ones left out, but a 0 kept (min_score=0 asks for every post)."""
+        return {k: v for k, v in asdict(self).items() if v is not False and v != "" and v != []}
 
 
 def encode_cursor(sort: tuple[Any, ...]) -> str:
@@ -143,22 +144,34 @@ def iter_all(store: SearchBackend, params: SearchParams) -> Iterator[ScoredPost]
 
 def export_lines(store: SearchBackend, access: AccessStore, who: Principal, params: SearchParams, fmt: str,
                  now: datetime | None = None) -> Iterator[str]:
-    """CSV or JSON Lines, streamed; audited when the export completes (with the row count)."""
+    """CSV or JSON Lines, streamed. Audited twice: ``export-<fmt>-start`` before the first row (results -1), so
+    an export the client breaks off is on record too, and ``export-<fmt>`` with the rows sent when it ends,
+    completed or not. The query is checked before anything is sent."""
     if fmt not in ("csv", "jsonl"):
         raise InputError("bad_format", f"export format {fmt!r}; use csv or jsonl")
+    check(params.to_query())  # here, not in the generator: a bad query must fail before a 200 goes out
     started = now or SystemClock().now()
+    audited = {k: v for k, v in params.to_dict().items() if k not in ("size", "cursor")}  # an export takes all
+    access.audit(who, f"export-{fmt}-start", audited, -1, started)
+    return _export(store, access, who, params, fmt, audited, started)
+
+
+def _export(store: SearchBackend, access: AccessStore, who: Principal, params: SearchParams, fmt: str,
+            audited: dict[str, Any], started: datetime) -> Iterator[str]:
     count = 0
-    if fmt == "csv":
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS)
-        writer.writeheader()
-        yield buf.getvalue()
-    for sp in iter_all(store, params):
-        count += 1
+    try:
         if fmt == "csv":
             buf = io.StringIO()
-            csv.DictWriter(buf, fieldnames=CSV_FIELDS).writerow(export_row(sp))
+            writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS)
+            writer.writeheader()
             yield buf.getvalue()
-        else:
-            yield json.dumps(export_row(sp), ensure_ascii=False) + "\n"
-    access.audit(who, f"export-{fmt}", params.to_dict(), count, started)
+        for sp in iter_all(store, params):
+            count += 1  # counted as it is handed out: a client that stops reading got it
+            if fmt == "csv":
+                buf = io.StringIO()
+                csv.DictWriter(buf, fieldnames=CSV_FIELDS).writerow(export_row(sp))
+                yield buf.getvalue()
+            else:
+                yield json.dumps(export_row(sp), ensure_ascii=False) + "\n"
+    finally:
+        access.audit(who, f"export-{fmt}", audited, count, started)

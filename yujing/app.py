@@ -174,7 +174,7 @@ class Wiring:
         stages: list[Stage] = []
         if role in ("scorer", "all"):
             assert self.scorer is not None
-            stages.append(ScoreStage(self.bus, self.scorer, PlatformMatcher(self.registry)))
+            stages.append(ScoreStage(self.bus, self.scorer, PlatformMatcher(self.registry), self.settings.key))
         if role in ("indexer", "all"):
             assert self.store is not None
             stages.append(IndexStage(self.bus, self.store))

@@ -41,6 +41,7 @@ from yujing.ingestion.bus import (
 from yujing.ingestion.reorder import Held, ReorderBuffer
 from yujing.models.attribution import PlatformMatcher
 from yujing.models.scorer import Scorer, labels_for
+from yujing.privacy import is_pseudonym, pseudonymise, redact_line, scrub_url
 from yujing.records import Alert, DeadLetter, Post, ScoredPost, Source, to_json
 from yujing.search.store import Store
 
@@ -98,11 +99,12 @@ class ScoreStage:
     group = "yujing-scorer"
     topics: tuple[str, ...] = (RAW_POSTS, RAW_COMPLAINTS)
 
-    def __init__(self, bus: Bus, scorer: Scorer, matcher: PlatformMatcher) -> None:
+    def __init__(self, bus: Bus, scorer: Scorer, matcher: PlatformMatcher, key: bytes) -> None:
         self._bus = bus
         self._scorer = scorer
         self._matcher = matcher
         self._model = f"{scorer.name}@{scorer.version}"
+        self._key = key  # the pseudonym key, for records a producer wrote to a raw topic unpseudonymised
 
     def score_posts(self, posts: Sequence[Post]) -> list[ScoredPost]:
         with metrics.time_scoring(self._model):
@@ -114,6 +116,8 @@ class ScoreStage:
 
     def handle(self, batch: Sequence[Message]) -> bytes | None:
         posts, dead = decode_messages(batch, Post.from_dict, stage="score")
+        posts = [ensure_pseudonymous(p, self._key) for p in posts]
+        dead = [dataclasses.replace(d, raw=redact_line(d.raw, self._key)) for d in dead]
         records = [r for sp in self.score_posts(posts) for r in _scored_records(sp)]
         if records:
             self._bus.produce(SCORED_POSTS, records)
@@ -123,6 +127,14 @@ class ScoreStage:
 
     def restore(self, checkpoint: bytes | None) -> None:
         """Stateless."""
+
+
+def ensure_pseudonymous(post: Post, key: bytes) -> Post:
+    """``yujing ingest`` and the intake endpoint pseudonymise authors before they produce; a crawler that writes
+    to a raw topic itself may not. Such a post's author is pseudonymised here, before anything stores it."""
+    if not post.author or is_pseudonym(post.author):
+        return post
+    return dataclasses.replace(post, author=pseudonymise(post.author, key), url=scrub_url(post.url, post.author, key))
 
 
 class IndexStage:
@@ -269,6 +281,9 @@ def decode_pairs(
     ok: list[tuple[Message, T]] = []
     dead: list[DeadLetter] = []
     for m in batch:
+        if m.value is None:  # a tombstone or a producer's bug: nothing to parse, but never a crash loop
+            dead.append(DeadLetter(m.origin, f"undecodable {m.topic} record: no value (null)", "", stage))
+            continue
         try:
             ok.append((m, parse(json.loads(m.value))))
         except (ValueError, KeyError, TypeError) as exc:

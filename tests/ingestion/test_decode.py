@@ -53,6 +53,7 @@ def test_post_is_pseudonymised_and_validated() -> None:
         ({"id": "1", "text": "  <br> ", "ts": "2016-09-03T08:00:00+08:00"}, "empty text"),
         ({"id": "1", "text": "x", "ts": "2016-09-03T08:00:00+08:00", "source": "tiktok"}, "bad source"),
         ({"id": "1", "text": "x"}, "missing ts"),
+        ({"id": "1", "text": "x", "ts": "2061-09-03T08:00:00+08:00"}, "future ts"),
         (["not", "an", "object"], "not an object"),
     ],
 )
@@ -89,6 +90,16 @@ def test_gb18030_files_are_decoded() -> None:
                         ensure_ascii=False).encode("gb18030") for i in range(3)]
     out = list(decode_jsonl(b"\r\n".join(lines), "gbk.jsonl", OPTS))
     assert [o.text for o in out if isinstance(o, Post)] == [f"鑫盛贷提现困难{i}" for i in range(3)]
+
+
+def test_utf8_lines_in_a_gbk_file_are_read_as_utf8() -> None:
+    gbk = [json.dumps({"id": str(i), "text": f"鑫盛贷提现困难{i}", "ts": "2016-09-03T08:00:00+08:00"},
+                      ensure_ascii=False).encode("gb18030") for i in range(3)]
+    pasted = json.dumps({"id": "u", "text": "你好，提现到账了", "ts": "2016-09-03T08:00:00+08:00"},
+                        ensure_ascii=False).encode("utf-8")
+    out = list(decode_jsonl(b"\n".join([*gbk, pasted]), "mixed.jsonl", OPTS))
+    expected = [*(f"鑫盛贷提现困难{i}" for i in range(3)), "你好，提现到账了"]
+    assert [o.text for o in out if isinstance(o, Post)] == expected
 
 
 def test_utf8_bom_is_accepted() -> None:

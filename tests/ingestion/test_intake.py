@@ -101,9 +101,11 @@ def test_tip_line_source_goes_to_raw_posts(client: TestClient, bus: SqliteBus) -
         ({"text": "<br>  "}, "text", "visible character"),
         ({"text": "x", "ts": "2026-02-28T20:00:00"}, "ts", "UTC offset"),
         ({"text": "x", "ts": "yesterday"}, "ts", "ISO-8601"),
+        ({"text": "x", "ts": "2061-09-03T08:00:00+08:00"}, "ts", "not in the future"),
         ({"text": "x", "source": "tiktok"}, "source", "complaint"),
         ({"text": "x", "author": 42}, "author", "string"),
         ({"text": "x", "extra": [1]}, "extra", "object"),
+        ({"text": "x", "extra": {"case": "XF-1", "来访人": "张三"}}, "extra.来访人", "allowed keys are case"),
         ({"text": "x", "platfrom": "A"}, "platfrom", "allowed fields"),
         (["text"], "body", "object"),
     ],
@@ -131,7 +133,7 @@ def test_batch_produces_good_lines_and_dead_letters_bad_ones(client: TestClient,
         "{not json",
         "",
         json.dumps({"text": "明天上午去金融办门口", "author": "王五"}, ensure_ascii=False),
-        json.dumps({"text": "x", "ts": "2026-02-28"}),
+        json.dumps({"text": "x", "ts": "2026-02-28", "author": "赵六 13800000000"}, ensure_ascii=False),
     ]
     resp = client.post("/intake/complaints:batch", content="\n".join(lines).encode(),
                        headers={"content-type": "application/x-ndjson"})
@@ -146,6 +148,9 @@ def test_batch_produces_good_lines_and_dead_letters_bad_ones(client: TestClient,
     letters = [DeadLetter.from_dict(json.loads(m.value)) for m in read_back(bus, DEAD_LETTERS, 2)]
     assert [d.origin for d in letters] == ["intake:batch:2", "intake:batch:5"]
     assert letters[0].raw == "{not json" and "UTC offset" in letters[1].reason
+    # the rejected line is kept to be fixed and re-sent, with its author pseudonymised
+    redacted = {"text": "x", "ts": "2026-02-28", "author": pseudonymise("赵六 13800000000", KEY)}
+    assert json.loads(letters[1].raw) == redacted
     assert [d.reason.split(":")[0] for d in letters] == ["intake body", "intake ts"]
 
 

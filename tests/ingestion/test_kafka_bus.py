@@ -14,10 +14,13 @@ from kafka.structs import TopicPartition
 
 from tests.kafka_fixtures import Broker, fresh_settings, start_broker, stop_broker
 from yujing.errors import BusError
-from yujing.ingestion.bus import DEAD_LETTERS, RAW_POSTS, TOPICS, Message, OutRecord
+from yujing.ingestion.bus import DEAD_LETTERS, RAW_POSTS, SCORED_POSTS, TOPICS, Message, OutRecord
 from yujing.ingestion.kafka_bus import KafkaBus, KafkaConsumer
 from yujing.ingestion.kafka_settings import KafkaSettings
-from yujing.records import DeadLetter
+from yujing.privacy import pseudonymise
+from yujing.records import DeadLetter, ScoredPost
+
+KEY = b"test-pseudonym-key"
 
 pytestmark = pytest.mark.integration
 
@@ -143,24 +146,33 @@ def test_poison_records_reach_the_dead_letter_topic_with_reason_and_source_offse
     from yujing.settings import DEMO_DIR
 
     good = {"id": "ok-1", "text": "聚财猫今天提现正常", "ts": "2016-09-01T08:00:00+08:00", "source": "weibo"}
+    # a crawler that writes to the raw topic itself, with the raw author in the post and in its link
+    crawled = {"id": "ok-2", "text": "聚财猫还能提现吗", "ts": "2016-09-01T08:01:00+08:00", "source": "weibo",
+               "author": "1234567890", "url": "https://weibo.example/1234567890/AbCd"}
     [poison_offset] = bus._produce(RAW_POSTS, [OutRecord(b"\xff not json", b"bad-1")])
-    bus.produce(RAW_POSTS, [OutRecord(json.dumps(good).encode(), b"ok-1")])
-    stage = ScoreStage(bus, load_scorer("lexicon"), PlatformMatcher(load_registry(DEMO_DIR / "registry.yaml")))
+    bus.produce(RAW_POSTS, [OutRecord(json.dumps(good).encode(), b"ok-1"),
+                            OutRecord(json.dumps(crawled).encode(), b"ok-2")])
+    stage = ScoreStage(bus, load_scorer("lexicon"), PlatformMatcher(load_registry(DEMO_DIR / "registry.yaml")), KEY)
     runner = ThreadedRunner(bus, [stage], join_timeout_s=30)
     runner.open()
     try:
-        assert runner.drain() == 2
+        assert runner.drain() == 3
     finally:
         runner.close()
     raw = bus.consumer([RAW_POSTS], "dlq-where")
     dead = bus.consumer([DEAD_LETTERS], "dlq-reader")
+    scored = bus.consumer([SCORED_POSTS], "scored-reader")
     try:
-        [poison] = [m for m in drain(raw, 2) if m.key == b"bad-1"]
+        [poison] = [m for m in drain(raw, 3) if m.key == b"bad-1"]
         [stored] = drain(dead, 1)
         letter = DeadLetter.from_dict(json.loads(stored.value))
+        posts = {sp.id: sp.post for sp in (ScoredPost.from_dict(json.loads(m.value)) for m in drain(scored, 2))}
     finally:
         raw.close()
         dead.close()
+        scored.close()
+    assert posts["ok-2"].author == pseudonymise("1234567890", KEY)
+    assert "1234567890" not in json.dumps(posts["ok-2"].to_dict())
     assert poison.offset == poison_offset
     assert letter.origin == f"{RAW_POSTS}/{poison.partition}@{poison.offset}"
     assert letter.reason.startswith(f"undecodable {RAW_POSTS} record: UnicodeDecodeError")

@@ -31,9 +31,10 @@ NOW = datetime(2026, 11, 30, 12, tzinfo=UTC)
 
 
 class Api:
-    def __init__(self, client: TestClient, access: AccessStore) -> None:
+    def __init__(self, client: TestClient, access: AccessStore, store: SearchBackend) -> None:
         self.client = client
         self.access = access
+        self.store = store
         _, self.analyst = access.create_token("li.analyst", "analyst", NOW)
         _, self.police = access.create_token("duty.police", "duty", NOW, agency="police")
         _, self.admin = access.create_token("root", "admin", NOW)
@@ -61,7 +62,7 @@ def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         access = AccessStore(tmp / "access.db")
         app = FastAPI()
         app.include_router(make_router(Settings(data_dir=tmp), store=store, access=access, clock=ManualClock(NOW)))
-        yield Api(TestClient(app), access)
+        yield Api(TestClient(app), access, store)
         access.close()
         store.close()
 
@@ -123,8 +124,34 @@ def test_export_round_trips_and_is_audited(api: Api) -> None:
     assert back[0]["text"] == rows[0]["text"] and float(back[0]["panic"]) == rows[0]["panic"]
     audit = api.access.audit_rows(1000)[before:]
     assert [(a["user"], a["action"], a["results"]) for a in audit] == [
-        ("li.analyst", "export-jsonl", 5), ("li.analyst", "export-csv", 5)]
-    assert json.loads(audit[0]["query"]) == {"q": "提现", "size": 20, "min_score": 0.5, "sort": "newest"}
+        ("li.analyst", "export-jsonl-start", -1), ("li.analyst", "export-jsonl", 5),
+        ("li.analyst", "export-csv-start", -1), ("li.analyst", "export-csv", 5)]
+    assert json.loads(audit[1]["query"]) == {"q": "提现", "min_score": 0.5, "sort": "newest"}  # size: all
+
+
+def test_a_bad_export_fails_before_any_row_and_a_broken_off_one_is_on_record(api: Api) -> None:
+    from yujing.search import service
+
+    h = {"Authorization": f"Bearer {api.analyst}"}
+    for bad in ({"q": "(提现"}, {"sort": "score"}, {"since": "2016-09-10T00:00:00+08:00",
+                                                     "until": "2016-09-01T00:00:00+08:00"}):
+        r = api.client.get("/search/export", params={**bad, "format": "csv"}, headers=h)
+        assert r.status_code == 400, (bad, r.status_code, r.text[:200])
+    before = len(api.access.audit_rows(1000))
+    who = api.access.authenticate(api.analyst)
+    assert who is not None
+    lines = service.export_lines(api.store, api.access, who, service.SearchParams(q="提现"), "jsonl")
+    next(lines)  # the client reads one row, then goes away
+    lines.close()
+    audit = api.access.audit_rows(1000)[before:]
+    assert [(a["action"], a["results"]) for a in audit] == [("export-jsonl-start", -1), ("export-jsonl", 1)]
+
+
+def test_min_score_zero_is_audited_as_asked(api: Api) -> None:
+    before = len(api.access.audit_rows(1000))
+    api.get("/search/posts", api.analyst, q="提现", signal="panic", min_score=0)
+    [row] = api.access.audit_rows(1000)[before:]
+    assert json.loads(row["query"])["min_score"] == 0
 
 
 def test_saved_searches_per_user(api: Api) -> None:

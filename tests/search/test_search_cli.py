@@ -41,8 +41,8 @@ def test_search_human_json_export_and_audit(store_url: str, capsys: pytest.Captu
     assert main(["search-audit", "--json"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [(r["user"], r["action"], r["results"]) for r in rows] == [
-        ("li", "search", 2), ("li", "search", 3), ("li", "export-jsonl", 12), ("duty", "search-alerts", 1),
-        ("li", "incident", 3)]
+        ("li", "search", 2), ("li", "search", 3), ("li", "export-jsonl-start", -1), ("li", "export-jsonl", 12),
+        ("duty", "search-alerts", 1), ("li", "incident", 3)]
     assert main(["search-audit", "--verify"]) == 0
     db = sqlite3.connect(Settings().data_dir / "access.db")
     db.execute("DROP TRIGGER audit_no_delete")
