@@ -78,6 +78,7 @@ class Alerting:
         self._silences: list[Silence] = []
         self._store_version = -1
         self.dropped_late = 0
+        self.duplicates = 0  # redelivered copies of counted posts, not counted again
         self._pager = EventTimePager(self._receivers) if self._receivers is not None else None
 
     # ---- public API --------------------------------------------------------------------------
@@ -151,10 +152,15 @@ class Alerting:
 
     def _count(self, name: str, post: ScoredPost, now: datetime) -> list[Signal]:
         ps = self._platform(name)
+        counted = [s for s in SIGNALS if post.scores.get(s) >= self.rules.min_probability]
+        if any(ps.signals[s].has(post.id) for s in counted):
+            # a redelivered copy (a re-run import, a batch retried after a failure, a rebalance): counting it
+            # again would inflate the figures; a copy of a post with no signal only adds to the total
+            self.duplicates += 1
+            return []
         ps.totals.add(post.ts)
         horizon = now - self.rules.horizon - _SLACK
         ps.totals.evict(horizon)
-        counted = [s for s in SIGNALS if post.scores.get(s) >= self.rules.min_probability]
         cluster = ps.clusters.assign(post.post.text) if counted else -1
         for signal in counted:
             when, where = extract(post.post.text, post.ts).labels() if signal is Signal.GATHERING else ("", "")
@@ -283,6 +289,7 @@ class Alerting:
             "acked": {k: t.isoformat() for k, t in sorted(self._acked.items())},
             "silences": [s.to_dict() for s in self._silences],
             "dropped_late": self.dropped_late,
+            "duplicates": self.duplicates,
             "paging": self._pager.state() if self._pager is not None else None,
         }
         return json.dumps(state, ensure_ascii=False, separators=(",", ":")).encode()
@@ -310,6 +317,7 @@ class Alerting:
                        else dict.fromkeys(acked, _DAWN))
         self._silences = [silence_from_dict(s) for s in state["silences"]]
         self.dropped_late = int(state["dropped_late"])
+        self.duplicates = int(state.get("duplicates", 0))
         if self._pager is not None and state.get("paging"):
             self._pager.load(state["paging"])
 

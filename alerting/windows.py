@@ -237,6 +237,7 @@ class SignalWindow:
         self._times = Times()
         self.ewma = Ewma(baseline)
         self._clusters: Counter[int] = Counter()  # cluster -> entries kept
+        self._ids: Counter[str] = Counter()  # post id -> entries kept (a redelivered copy is not counted again)
         self._sliding: dict[timedelta, _Sliding] = {}  # per window, built on the first figures()
 
     @property
@@ -244,11 +245,16 @@ class SignalWindow:
         """Clusters of the kept entries: a repost of one of them adds nothing to the baseline."""
         return set(self._clusters)
 
+    def has(self, post_id: str) -> bool:
+        """Whether a post with this id is counted here (within the longest window)."""
+        return post_id in self._ids
+
     def add(self, entry: Entry) -> None:
         i = self._times.add(entry.ts)
         self.entries.insert(i, entry)
         self.ewma.add(entry.ts, entry.p if entry.cluster not in self._clusters else 0.0)
         self._clusters[entry.cluster] += 1
+        self._ids[entry.post_id] += 1
         if self._sliding:
             us = _us(entry.ts)
             for sl in self._sliding.values():
@@ -266,6 +272,9 @@ class SignalWindow:
                     self._clusters[e.cluster] = left
                 else:
                     del self._clusters[e.cluster]
+                self._ids[e.post_id] -= 1
+                if not self._ids[e.post_id]:
+                    del self._ids[e.post_id]
             for sl in self._sliding.values():
                 for e in self.entries[sl.lo:k]:  # evicted while inside a window (not in normal use)
                     sl.exclude(e)
@@ -315,4 +324,5 @@ class SignalWindow:
         self._times = Times(e.ts for e in entries)
         self.ewma.load(state["ewma"])
         self._clusters = Counter(e.cluster for e in entries)
+        self._ids = Counter(e.post_id for e in entries)
         self._sliding = {}

@@ -209,12 +209,21 @@ class AlertStage:
                         self._reorder.late, self._reorder.slack)
             self._late_reported = self._reorder.late
         alerts: list[Alert] = []
+        dropped, copies = self._alerting.dropped_late, self._alerting.duplicates
         for held in due:
             sp = held.decoded if isinstance(held.decoded, ScoredPost) else ScoredPost.from_dict(json.loads(held.value))
             owned = dataclasses.replace(sp, platforms=(held.key.decode(),)) if held.key else sp
             alerts.extend(self._alerting.observe(owned))
         if due:
             alerts.extend(self._alerting.advance(max(h.ts for h in due)))
+        if self._alerting.dropped_late > dropped:
+            log.warning("%d scored post(s) were older than the rules' horizon (%s) behind the newest post and were not "
+                        "counted (%d so far): feed a stream in event-time order, e.g. `yujing replay` sorts a file",
+                        self._alerting.dropped_late - dropped, self._alerting.rules.horizon,
+                        self._alerting.dropped_late)
+        if self._alerting.duplicates > copies:
+            log.info("%d redelivered post(s) were already counted and were not counted again",
+                     self._alerting.duplicates - copies)
         self._publish(alerts)
 
     def _publish(self, alerts: Sequence[Alert]) -> None:

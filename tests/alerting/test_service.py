@@ -169,6 +169,20 @@ def test_ack_through_store_is_seen_by_the_service(registry: Registry) -> None:
     assert unacknowledged.advance(alerts[-1].ts + timedelta(hours=2))  # without the ack, contacts are paged
 
 
+def test_a_redelivered_post_is_not_counted_twice(registry: Registry) -> None:
+    """A re-run import or a retried batch delivers posts again, some long after the first copy; the
+    warnings must be those of a clean run, not of twice the posts."""
+    posts = ramp(24, gathering=0.9)
+    clean = collect(build_alerting(registry), posts)
+    twice = build_alerting(registry)
+    again = collect(twice, sorted(posts + posts[5:15], key=lambda p: p.ts))
+    assert [(a.key, a.level, a.posts) for a in again] == [(a.key, a.level, a.posts) for a in clean]
+    assert twice.duplicates == 10
+    restored = build_alerting(registry)
+    restored.restore(twice.snapshot())
+    assert restored.observe(posts[20]) == [] and restored.duplicates == 11  # also after a restart
+
+
 def test_copy_paste_rumour_is_one_story_with_its_spreaders(registry: Registry) -> None:
     text = "内部消息：鑫盛贷老板已经跑路，资金链断裂，赶紧转发！！"
     posts = [sp(i, i * 2, rumour=0.8, text=text + ("。" * (i % 3))) for i in range(30)]
