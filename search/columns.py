@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from yujing.search.mapping import FACET_SIZE
+
 TIE_BITS = 20
 SEP = "\x1f"
 LABEL_BITS = {"rumour": 1, "panic": 2, "gathering": 4}
@@ -218,5 +220,6 @@ class Columns:
 
 
 def ordered_counts(counts: dict[str, int]) -> dict[str, int]:
-    """Facet buckets in their reported order: most posts first, ties by key (the same on every backend)."""
-    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+    """Facet buckets in their reported order: most posts first, ties by key, the first ``FACET_SIZE`` (the same
+    on every backend)."""
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:FACET_SIZE])

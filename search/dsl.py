@@ -14,11 +14,9 @@ from typing import Any
 from yujing.search import docs
 from yujing.search.filters import AlertQuery, sort_fields
 from yujing.search.highlight import highlight
-from yujing.search.mapping import FACET_FIELDS
+from yujing.search.mapping import FACET_FIELDS, FACET_SIZE
 from yujing.search.query import Node, compile_dsl, terms
 from yujing.search.store import Hit, SearchQuery, SearchResult
-
-FACET_SIZE = 50
 
 
 def _time_range(since: Any, until: Any) -> dict[str, Any] | None:

@@ -13,7 +13,7 @@ built-in ``cjk`` (bigram) analyzer.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 POSTS_ALIAS = "yujing-posts"
@@ -59,11 +59,13 @@ ALERT_FIELDS: dict[str, str] = {
 }
 
 FACET_FIELDS = {"platform": "platforms", "signal": "labels", "source": "source"}
+FACET_SIZE = 50  # buckets per facet, on every backend
 
 
 def index_for(alias: str, ts: datetime) -> str:
-    """The monthly index a document of time ``ts`` is written to."""
-    return f"{alias}-{ts:%Y.%m}"
+    """The monthly index a document of time ``ts`` is written to: the UTC month, so the same instant written
+    with another offset (23:30-08:00 on the 30th is 07:30Z on the 1st) lands in the same index, not twice."""
+    return f"{alias}-{ts.astimezone(UTC):%Y.%m}"
 
 
 def _properties(fields: dict[str, str], chinese_analyzer: str) -> dict[str, Any]:

@@ -98,3 +98,23 @@ def test_the_full_order_is_ts_then_id_even_within_one_millisecond(stores: tuple[
         # every post: no filter (SQL on both stores) and a filter every post passes (columns on one)
         for query in (SearchQuery(sort=sort), SearchQuery(sort=sort, signal=Signal.RUMOUR, min_score=0.0)):
             assert [h.post.id for r in pages(store, query) for h in r.hits] == expected
+
+
+def test_facets_keep_the_same_top_buckets_as_the_server_stores() -> None:
+    from yujing.search.columns import ordered_counts
+    from yujing.search.mapping import FACET_SIZE
+
+    counts = {f"平台{i:03d}": 100 - i // 2 for i in range(80)}
+    top = ordered_counts(counts)
+    assert len(top) == FACET_SIZE == 50
+    assert list(top)[:3] == ["平台000", "平台001", "平台002"] and "平台079" not in top
+
+
+def test_the_monthly_index_is_the_utc_month_whatever_the_offset() -> None:
+    from datetime import timezone
+
+    from yujing.search.mapping import index_for
+
+    west = datetime(2026, 11, 30, 23, 30, tzinfo=timezone(timedelta(hours=-8)))
+    assert index_for("yujing-posts", west) == index_for("yujing-posts", west.astimezone(UTC))
+    assert index_for("yujing-posts", west) == "yujing-posts-2026.12"
