@@ -21,6 +21,7 @@ from yujing.privacy import pseudonymise, redact_line, scrub_url
 from yujing.records import DeadLetter, Post, Source
 
 MAX_LINE_BYTES = 1_000_000
+DEAD_LETTER_BYTES = 64_000
 DEFAULT_MAX_TEXT_CHARS = 2000
 _SOURCES = ", ".join(s.value for s in Source)
 
@@ -125,7 +126,12 @@ def post_from_obj(obj: Any, opts: DecodeOptions) -> Post:
 
 
 def _lossy(raw: bytes) -> str:
-    return raw.decode("utf-8", errors="backslashreplace")[:MAX_LINE_BYTES]
+    """The line as a dead letter keeps it: at most ``DEAD_LETTER_BYTES`` of it (a dead letter is one bus record,
+    and Kafka's default record limit is 1 MiB), with the full length and a digest when cut."""
+    if len(raw) <= DEAD_LETTER_BYTES:
+        return raw.decode("utf-8", errors="backslashreplace")
+    head = raw[:DEAD_LETTER_BYTES].decode("utf-8", errors="ignore")
+    return f"{head}…[cut: {len(raw)} bytes in all, sha256 {hashlib.sha256(raw).hexdigest()[:16]}]"
 
 
 def detect_encoding(lines: Iterable[bytes], sample: int = 2000) -> str:

@@ -80,7 +80,8 @@ def _rebalanced(exc: BaseException, ctx: Context) -> tuple[str, bool]:
 
 
 def _too_large(exc: BaseException, ctx: Context) -> tuple[str, bool]:
-    return (f"record too large ({exc}); split the input or raise the broker's message.max.bytes", False)
+    return (f"record too large ({exc}); split the input, or raise YUJING_KAFKA_MAX_REQUEST_BYTES together with "
+            "the topic's max.message.bytes on the broker", False)
 
 
 def _config(exc: BaseException, ctx: Context) -> tuple[str, bool]:

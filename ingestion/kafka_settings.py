@@ -59,6 +59,9 @@ class KafkaSettings(BaseSettings):
     bootstrap_timeout_ms: Annotated[int, Field(ge=100)] = 10_000
     delivery_timeout_ms: Annotated[int, Field(ge=1000)] = 120_000
     linger_ms: Annotated[int, Field(ge=0)] = 5
+    # The largest record a producer sends (kafka-python's max_request_size); the checkpoint topic is created with
+    # the same max.message.bytes. Raise both here and on the broker's other topics for unusually long posts.
+    max_request_bytes: Annotated[int, Field(ge=1024)] = 1_048_576
 
     @model_validator(mode="after")
     def _consistent(self) -> KafkaSettings:
@@ -175,6 +178,7 @@ def producer_kwargs(servers: tuple[str, ...], settings: KafkaSettings) -> dict[s
         "delivery_timeout_ms": settings.delivery_timeout_ms,
         "max_block_ms": settings.bootstrap_timeout_ms,
         "allow_auto_create_topics": False,
+        "max_request_size": settings.max_request_bytes,
     }
 
 

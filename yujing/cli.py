@@ -140,7 +140,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     bus = open_bus(args.bus or settings.bus_url)
     try:
         with tqdm(total=len(decoded.posts), desc="ingesting", unit="post", file=sys.stderr, disable=None) as bar:
-            ingest(bus, decoded, progress=bar.update)
+            # in event-time order, as a replay of the file would be: an export grouped by platform would
+            # otherwise push event time ahead and leave the next platform's older posts behind the horizon
+            ingest(bus, decoded, sort_by_time=True, progress=bar.update)
     finally:
         bus.close()
     if args.json:  # for programs: counts per (prefixed) topic and the dead-lettered lines

@@ -83,6 +83,7 @@ def test_every_bad_line_is_dead_lettered_with_file_line_and_reason() -> None:
         ("in.jsonl:6", "oversize"),
     ]
     assert dead[0].raw == "{broken"
+    assert len(dead[3].raw.encode()) < 70_000 and dead[3].raw.endswith("]") and "1000001 bytes in all" in dead[3].raw
 
 
 def test_gb18030_files_are_decoded() -> None:

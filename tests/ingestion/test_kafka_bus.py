@@ -262,6 +262,42 @@ def test_checkpoint_restores_state_and_position_together(bus: KafkaBus) -> None:
         other.close()
 
 
+def test_a_reassignment_after_a_restore_does_not_rewind_to_the_restored_offsets(bus: KafkaBus) -> None:
+    """A stage that restored its checkpoint (as the runner does after a failed batch) and went on counting:
+    a rebalance later must resume where the state now is, not where the restore was, or every record since
+    would be counted a second time."""
+    bus.produce(RAW_POSTS, records(10, keys=1))  # one partition, offsets 0..9
+    first = bus.consumer([RAW_POSTS], "ckpt-rebalance")
+    try:
+        got = drain(first, 10)
+        first.commit(got[:4], b"after-4")
+        assert first.checkpoint() == b"after-4"  # the runner's restore after a failed batch
+        first.commit(got[4:], b"after-10")
+        first._assigned(first.assignment())  # what a rebalance that keeps the partitions here does
+        assert drain(first, 1, timeout_s=3.0) == []
+    finally:
+        first.close()
+
+
+def test_a_state_larger_than_a_kafka_record_is_checkpointed_compressed(bus: KafkaBus) -> None:
+    """An alerter's state in a platform collapse passes the 1 MiB record limit as JSON; compressed it fits."""
+    bus.produce(RAW_POSTS, records(2, keys=1))
+    state = json.dumps({"entries": [[f"2016-09-0{i % 9 + 1}T08:{i % 60:02d}:00+08:00", 0.9, f"u_{i:020x}", f"p{i}",
+                                      "鑫盛贷提现不到账，大家赶紧去门口集合"] for i in range(25_000)]},
+                       ensure_ascii=False).encode()
+    assert len(state) > 2 * bus.settings.max_request_bytes
+    first = bus.consumer([RAW_POSTS], "ckpt-large")
+    try:
+        first.commit(drain(first, 2), state)
+    finally:
+        first.close()
+    second = bus.consumer([RAW_POSTS], "ckpt-large")
+    try:
+        assert second.checkpoint() == state
+    finally:
+        second.close()
+
+
 def test_crash_between_checkpoint_and_commit_resumes_at_the_checkpoint(bus: KafkaBus) -> None:
     """State saved but offsets not committed (killed in between): resume after what the state holds."""
     bus.produce(RAW_POSTS, records(10, keys=1))  # one partition, offsets 0..9
