@@ -29,7 +29,7 @@ from starlette.concurrency import run_in_threadpool
 
 from yujing.clock import Clock, SystemClock
 from yujing.errors import BusError, InputError
-from yujing.ingestion.bus import Bus, Consumer, OutRecord
+from yujing.ingestion.bus import Bus, Consumer, Message, OutRecord
 from yujing.ingestion.decode import DecodeOptions, decode_bytes, detect_encoding, post_from_obj
 from yujing.pipeline import produce_dead_letters, produce_posts
 from yujing.privacy import redact_line
@@ -175,6 +175,9 @@ class LazyBus:
 
     def consumer(self, topics: Sequence[str], group: str) -> Consumer:
         return self._get().consumer(topics, group)
+
+    def read_all(self, topic: str) -> list[Message]:
+        return self._get().read_all(topic)
 
     def close(self) -> None:
         with self._lock:

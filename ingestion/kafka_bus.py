@@ -227,6 +227,30 @@ class KafkaBus:
                 reader.close(autocommit=False)
         return newest
 
+    def read_all(self, topic: str) -> list[Message]:
+        """Every record of ``topic`` up to its end when called, read without a group (nothing joins, nothing is
+        committed, no group is left behind on the broker), in (partition, offset) order."""
+        self.ensure_topics([topic])
+        physical = self.settings.topic(topic)
+        out: list[Message] = []
+        with self.translated(f"read {physical}"):
+            reader = kafka.KafkaConsumer(**consumer_kwargs(self.servers, self.settings, None))
+            try:
+                parts = [TopicPartition(physical, p) for p in sorted(reader.partitions_for_topic(physical) or ())]
+                reader.assign(parts)
+                reader.seek_to_beginning(*parts)
+                ends = reader.end_offsets(parts)
+                deadline = time.monotonic() + self.settings.request_timeout_ms / 1000
+                while any(reader.position(tp) < ends[tp] for tp in parts):
+                    if time.monotonic() > deadline:
+                        raise BusError(f"timed out reading {physical} on {self.url}", retryable=True)
+                    for tp, records in reader.poll(timeout_ms=200).items():
+                        out += [Message(topic, tp.partition, r.offset, r.key, r.value) for r in records
+                                if r.offset < ends[tp]]
+            finally:
+                reader.close(autocommit=False)
+        return sorted(out, key=lambda m: (m.partition, m.offset))
+
     def _ensure_checkpoint_topic(self) -> None:
         physical = self.settings.topic(CHECKPOINTS)
         if physical in self._known:

@@ -143,6 +143,10 @@ class SqliteBus:
     def consumer(self, topics: Sequence[str], group: str) -> SqliteConsumer:
         return SqliteConsumer(_connect(self.path), topics, group, self._poll_interval_s)
 
+    def read_all(self, topic: str) -> list[Message]:
+        rows = self._conn.execute("SELECT offset, key, value FROM log WHERE topic = ? ORDER BY offset", (topic,))
+        return [Message(topic, 0, int(offset), key, value) for offset, key, value in rows]
+
     def end_offsets(self, topic: str) -> int:
         row = self._conn.execute("SELECT count(*) FROM log WHERE topic = ?", (topic,)).fetchone()
         return int(row[0]) if row else 0

@@ -219,18 +219,24 @@ def cmd_deadletters(args: argparse.Namespace) -> int:
 
     settings = _settings()
     bus = open_bus(args.bus or settings.bus_url)
-    consumer = bus.consumer([DEAD_LETTERS], f"yujing-cli-{id(args)}")
-    shown = 0
-    while batch := consumer.poll(500, 0.5):
-        for m in batch:
+    try:
+        records = bus.read_all(DEAD_LETTERS)  # all of them, without joining a consumer group
+    finally:
+        bus.close()
+    shown = unreadable = 0
+    for m in records:
+        try:
             letter = DeadLetter.from_dict(json.loads(m.value))
-            shown += 1
-            print(json.dumps(letter.to_dict(), ensure_ascii=False) if args.json
-                  else f"{letter.origin}  [{letter.stage}] {letter.reason}")
-    consumer.close()
-    bus.close()
+        except (ValueError, KeyError, TypeError):
+            unreadable += 1
+            print(f"yujing deadletters: record {m.origin} is not a dead letter; skipped", file=sys.stderr)
+            continue
+        shown += 1
+        print(json.dumps(letter.to_dict(), ensure_ascii=False) if args.json
+              else f"{letter.origin}  [{letter.stage}] {letter.reason}")
     if not args.json:
-        print(f"{shown} dead letters", file=sys.stderr)
+        print(f"{shown} dead letters" + (f" ({unreadable} unreadable records skipped)" if unreadable else ""),
+              file=sys.stderr)
     return 0
 
 

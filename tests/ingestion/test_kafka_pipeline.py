@@ -104,3 +104,6 @@ def test_ingest_json_summary_over_kafka(kafka_broker: Broker, tmp_path: Path) ->
     assert summary["dead_letter_topic"] == f"{prefix}deadletters"
     assert summary["dead_letters"][0]["origin"] == f"{path}:3"
     assert "ingested 2 posts" in out.stderr
+    # the listing reads the whole topic at once, without a consumer group (a group's first poll came back empty)
+    listed = _cli(env, "deadletters", "--bus", kafka_broker.url, "--json")
+    assert [json.loads(line)["origin"] for line in listed.stdout.splitlines()] == [f"{path}:3"]
