@@ -186,12 +186,19 @@ class AccessStore:
         return problems
 
     # ---- saved searches ------------------------------------------------------------------------
-    def save_search(self, user: str, name: str, params: dict[str, Any], now: datetime, kind: str = "posts") -> int:
+    def save_search(self, user: str, name: str, params: dict[str, Any], now: datetime, kind: str = "posts",
+                    kinds: tuple[str, ...] = SAVED_KINDS) -> int:
+        """Save (or replace, by name) ``user``'s search; ``kinds``: those the caller's role may touch, so a duty
+        token cannot overwrite an analyst's posts search that happens to have the same user and name."""
         if not name.strip():
             raise InputError("bad_name", "a saved search needs a name")
         if kind not in SAVED_KINDS:
             raise InputError("bad_kind", f"saved search kind {kind!r}; use one of {', '.join(SAVED_KINDS)}")
         with self._tx() as db:
+            row = db.execute("SELECT kind FROM saved WHERE user=? AND name=?", (user, name)).fetchone()
+            if row is not None and row[0] not in kinds:
+                raise InputError("name_taken", f"{user} already has a {row[0]} search named {name!r}, which this "
+                                               "token may not change; choose another name")
             cur = db.execute("INSERT OR REPLACE INTO saved (user,name,params,created,kind) VALUES (?,?,?,?,?)",
                              (user, name, json.dumps(params, ensure_ascii=False, sort_keys=True), now.isoformat(),
                               kind))
@@ -206,7 +213,8 @@ class AccessStore:
     def saved_search(self, user: str, sid: int, kinds: tuple[str, ...] = SAVED_KINDS) -> dict[str, Any] | None:
         return next((s for s in self.saved_searches(user, kinds) if s["id"] == sid), None)
 
-    def delete_saved(self, user: str, sid: int) -> bool:
+    def delete_saved(self, user: str, sid: int, kinds: tuple[str, ...] = SAVED_KINDS) -> bool:
         with self._tx() as db:
-            cur = db.execute("DELETE FROM saved WHERE user=? AND id=?", (user, sid))
+            cur = db.execute(f"DELETE FROM saved WHERE user=? AND id=? AND kind IN ({','.join('?' * len(kinds))})",
+                             (user, sid, *kinds))
         return cur.rowcount == 1

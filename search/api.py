@@ -211,7 +211,11 @@ def make_router(settings: Settings, store: SearchBackend | None = None,
                 service.alert_query(who, params)
         except (TypeError, YujingError) as exc:
             raise HTTPException(400, f"params: {exc}") from exc
-        sid = get_access().save_search(who.user, body.name, body.params, clk.now(), kind=body.kind)
+        try:
+            sid = get_access().save_search(who.user, body.name, body.params, clk.now(), kind=body.kind,
+                                           kinds=who.saved_kinds)
+        except YujingError as exc:
+            raise HTTPException(409, str(exc)) from exc
         saved = get_access().saved_search(who.user, sid)
         assert saved is not None
         return SavedOut(**saved)
@@ -245,7 +249,7 @@ def make_router(settings: Settings, store: SearchBackend | None = None,
 
     @router.delete("/saved/{sid}", status_code=204, summary="Delete a saved search")
     def delete_saved(who: Who, sid: int) -> None:
-        if not get_access().delete_saved(who.user, sid):
+        if not get_access().delete_saved(who.user, sid, who.saved_kinds):
             raise HTTPException(404, f"no saved search {sid} of yours")
 
     return router

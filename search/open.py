@@ -51,7 +51,11 @@ class ServerOptions:
 
 
 def _bad(url: str, message: str) -> ConfigError:
-    shown = urlsplit(url)._replace(netloc=urlsplit(url).hostname or "").geturl() if "@" in url else url
+    """The error names the URL without its credentials: no user:password, and no query (where an api_key or
+    token may be)."""
+    parts = urlsplit(url)
+    shown = parts._replace(netloc=parts.hostname or "" if "@" in parts.netloc else parts.netloc,
+                           query="…" if parts.query else "").geturl()
     return ConfigError("--store", "url", f"{shown!r}: {message}; e.g. {_EXAMPLES}")
 
 

@@ -239,6 +239,12 @@ def test_saved_searches_follow_the_role(api: Api) -> None:
     assert refused.status_code == 403 and "may not run" in refused.text
     ran = api.get(f"/search/saved/{posts_sid}/run", twin)
     assert isinstance(ran, dict) and ran["total"] == 5
+    # nor can the duty token overwrite it by name or delete it
+    r = api.client.post("/search/saved", json={"name": "panic", "kind": "alerts", "params": {}}, headers=police)
+    assert r.status_code == 409 and "choose another name" in r.text
+    assert api.client.delete(f"/search/saved/{posts_sid}", headers=police).status_code == 404
+    kept = api.get("/search/saved", twin)
+    assert isinstance(kept, list) and any(x["id"] == posts_sid and x["kind"] == "posts" for x in kept)
     # an analyst's warning search sees every agency's warnings
     everything = api.get(f"/search/saved/{duty_sid}/run", twin)
     assert isinstance(everything, list) and sorted(x["key"] for x in everything) == ["a1", "a2", "a3"]

@@ -53,3 +53,6 @@ def test_password_not_echoed_in_errors() -> None:
     with pytest.raises(ConfigError) as err:
         open_store("opensearch://user:secret@h:9200?colour=red")
     assert "secret" not in str(err.value)
+    with pytest.raises(ConfigError) as err:  # nor a key in the query
+        open_store("opensearch://h:9200?api_key=sekrit-key&colour=red")
+    assert "sekrit-key" not in str(err.value) and "unknown option 'colour'" in str(err.value)
