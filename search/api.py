@@ -233,7 +233,11 @@ def make_router(settings: Settings, store: SearchBackend | None = None,
         if "cursor" in request.query_params:
             extra["cursor"] = request.query_params["cursor"]
         if "size" in request.query_params:
-            extra["size"] = int(request.query_params["size"])
+            try:
+                extra["size"] = int(request.query_params["size"])
+            except ValueError:
+                raise HTTPException(400, f"size {request.query_params['size']!r}: expected a whole number of hits, "
+                                         "e.g. size=20") from None
         params = SearchParams(**{**saved["params"], **extra})
         try:
             if saved["kind"] == "alerts":

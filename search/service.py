@@ -76,8 +76,12 @@ def next_cursor(result: SearchResult, size: int) -> str:
 
 def run_search(store: SearchBackend, access: AccessStore, who: Principal, params: SearchParams,
                action: str = "search", now: datetime | None = None, saved: int | None = None) -> SearchResult:
-    result = store.search(params.to_query())
     audited = params.to_dict() if saved is None else {**params.to_dict(), "saved": saved}
+    try:
+        result = store.search(params.to_query())
+    except InputError:  # a refused query is on record too (results -1), then the caller shows the error
+        access.audit(who, action, audited, -1, now or SystemClock().now())
+        raise
     access.audit(who, action, audited, result.total, now or SystemClock().now())
     return result
 

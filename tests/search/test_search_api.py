@@ -147,6 +147,19 @@ def test_a_bad_export_fails_before_any_row_and_a_broken_off_one_is_on_record(api
     assert [(a["action"], a["results"]) for a in audit] == [("export-jsonl-start", -1), ("export-jsonl", 1)]
 
 
+def test_a_refused_search_is_audited_and_a_bad_size_is_a_400(api: Api) -> None:
+    before = len(api.access.audit_rows(1000))
+    h = {"Authorization": f"Bearer {api.analyst}"}
+    assert api.client.get("/search/posts", params={"q": "(提现"}, headers=h).status_code == 400
+    [row] = api.access.audit_rows(1000)[before:]
+    assert (row["action"], row["results"], json.loads(row["query"])["q"]) == ("search", -1, "(提现")
+    r = api.client.post("/search/saved", json={"name": "大小", "params": {"q": "提现"}}, headers=h)
+    assert r.status_code == 201, r.text
+    bad = api.client.get(f"/search/saved/{r.json()['id']}/run", params={"size": "ten"}, headers=h)
+    assert bad.status_code == 400 and "whole number" in bad.text
+    api.client.delete(f"/search/saved/{r.json()['id']}", headers=h)
+
+
 def test_min_score_zero_is_audited_as_asked(api: Api) -> None:
     before = len(api.access.audit_rows(1000))
     api.get("/search/posts", api.analyst, q="提现", signal="panic", min_score=0)
