@@ -117,8 +117,8 @@ def _data_section(report: Mapping[str, Any]) -> list[str]:
     extra = report.get("extra") or []
     if extra:
         lines += [
-            "Also trained on (texts read at training time from the shared data folder, research-use terms; never",
-            "copied into the repository):",
+            "Also trained on (texts read at training time: from the shared data folder, research-use terms, never",
+            "copied into the repository; or, for `file:` rows, from the named file):",
             "",
             "| added to | name | texts | rumour | panic | gathering | none | source |",
             "|---|---|---|---|---|---|---|---|",
