@@ -98,8 +98,9 @@ def validate_form(obj: Any, key: bytes, now: Clock) -> Post:
     extra = obj.get("extra")
     if extra is not None and not isinstance(extra, dict):
         raise FormError("extra", f"must be an object, got {type(extra).__name__}", "send extra as a JSON object")
-    for name in sorted(set(extra or {}) - set(EXTRA_KEYS)):
-        raise FormError(f"extra.{name}", "unknown metadata key",
+    unknown_extra = sorted(set(extra or {}) - set(EXTRA_KEYS))
+    if unknown_extra:
+        raise FormError(f"extra.{unknown_extra[0]}", "unknown metadata key",
                         f"remove it (personal data such as a caller's name or phone belongs in author, which is "
                         f"pseudonymised); allowed keys are {', '.join(EXTRA_KEYS)}")
     form = dict(obj)
