@@ -207,24 +207,12 @@ class KafkaBus:
     def load_checkpoint(self, group: str) -> bytes | None:
         """The newest state record ``group`` saved on the checkpoint topic, or None."""
         self._ensure_checkpoint_topic()
-        tp = TopicPartition(self.settings.topic(CHECKPOINTS), 0)
+        physical = self.settings.topic(CHECKPOINTS)
         key = group.encode()
         newest: bytes | None = None
-        with self.translated(f"read checkpoints of {group!r} from {tp.topic}"):
-            reader = kafka.KafkaConsumer(**consumer_kwargs(self.servers, self.settings, None))
-            try:
-                reader.assign([tp])
-                reader.seek_to_beginning(tp)
-                end = reader.end_offsets([tp])[tp]
-                deadline = time.monotonic() + self.settings.request_timeout_ms / 1000
-                while reader.position(tp) < end:
-                    if time.monotonic() > deadline:
-                        raise BusError(f"timed out reading {tp.topic} on {self.url}", retryable=True)
-                    for record in reader.poll(timeout_ms=200).get(tp, []):
-                        if record.key == key:
-                            newest = bytes(record.value)
-            finally:
-                reader.close(autocommit=False)
+        for _, record in self._read_from_start(physical, [0], f"read checkpoints of {group!r} from {physical}"):
+            if record.key == key:
+                newest = bytes(record.value)
         return newest
 
     def read_all(self, topic: str) -> list[Message]:
@@ -232,11 +220,20 @@ class KafkaBus:
         committed, no group is left behind on the broker), in (partition, offset) order."""
         self.ensure_topics([topic])
         physical = self.settings.topic(topic)
-        out: list[Message] = []
-        with self.translated(f"read {physical}"):
+        out = [Message(topic, tp.partition, r.offset, r.key, r.value)
+               for tp, r in self._read_from_start(physical, None, f"read {physical}")]
+        return sorted(out, key=lambda m: (m.partition, m.offset))
+
+    def _read_from_start(self, physical: str, partitions: Sequence[int] | None,
+                         action: str) -> list[tuple[TopicPartition, Any]]:
+        """(partition, record) of every record of ``physical`` (its ``partitions``, or all) from the beginning up
+        to the end offsets at the start of the read, with a consumer outside any group."""
+        out: list[tuple[TopicPartition, Any]] = []
+        with self.translated(action):
             reader = kafka.KafkaConsumer(**consumer_kwargs(self.servers, self.settings, None))
             try:
-                parts = [TopicPartition(physical, p) for p in sorted(reader.partitions_for_topic(physical) or ())]
+                numbers = partitions if partitions is not None else sorted(reader.partitions_for_topic(physical) or ())
+                parts = [TopicPartition(physical, p) for p in numbers]
                 reader.assign(parts)
                 reader.seek_to_beginning(*parts)
                 ends = reader.end_offsets(parts)
@@ -245,11 +242,10 @@ class KafkaBus:
                     if time.monotonic() > deadline:
                         raise BusError(f"timed out reading {physical} on {self.url}", retryable=True)
                     for tp, records in reader.poll(timeout_ms=200).items():
-                        out += [Message(topic, tp.partition, r.offset, r.key, r.value) for r in records
-                                if r.offset < ends[tp]]
+                        out += [(tp, r) for r in records if r.offset < ends[tp]]
             finally:
                 reader.close(autocommit=False)
-        return sorted(out, key=lambda m: (m.partition, m.offset))
+        return out
 
     def _ensure_checkpoint_topic(self) -> None:
         physical = self.settings.topic(CHECKPOINTS)

@@ -169,7 +169,7 @@ def load_real_train(shared_dir: Path) -> list[Any]:
 def extra_examples(args: argparse.Namespace) -> tuple[list[Any], list[Any], list[dict[str, Any]]]:
     """(extra train, extra dev, their description for the model card) from --extra-real, --extra-ced and
     --extra-train."""
-    from yujing.models.dataset import describe, hold_out, sample
+    from yujing.models.dataset import describe, file_digest, hold_out, read_examples, sample
 
     train: list[Any] = []
     dev: list[Any] = []
@@ -201,8 +201,6 @@ def extra_examples(args: argparse.Namespace) -> tuple[list[Any], list[Any], list
             }
         )
     for path in args.extra_train:
-        from yujing.models.dataset import file_digest, read_examples
-
         examples = read_examples(path)  # a missing, empty or bad file raises InputError naming file:line
         train += examples
         sources.append(
