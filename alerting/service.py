@@ -27,7 +27,7 @@ from yujing.alerting.rules import RuleSet, Verdict, evaluate, load_rules
 from yujing.alerting.silences import Silence, silenced_by
 from yujing.alerting.simhash import Clusters
 from yujing.alerting.store import AlertStore
-from yujing.alerting.windows import EXCERPT_CHARS, Entry, SignalWindow, Times
+from yujing.alerting.windows import EXCERPT_CHARS, Entry, SignalWindow, Totals
 from yujing.records import SIGNALS, Alert, AlertStatus, Level, ScoredPost, Signal
 from yujing.registry import Registry
 
@@ -38,7 +38,7 @@ _SLACK = timedelta(hours=1)
 
 @dataclass
 class _Platform:
-    totals: Times  # every post's time (the share's denominator), sorted
+    totals: Totals  # every counted post's time (the share's denominator) and id
     clusters: Clusters
     signals: dict[Signal, SignalWindow]
 
@@ -145,7 +145,7 @@ class Alerting:
         ps = self._platforms.get(name)
         if ps is None:
             nd = self.rules.near_duplicate
-            ps = _Platform(Times(), Clusters(nd.shingle, nd.max_distance),
+            ps = _Platform(Totals(), Clusters(nd.shingle, nd.max_distance),
                            {s: SignalWindow(self.rules.baseline) for s in SIGNALS})
             self._platforms[name] = ps
         return ps
@@ -153,12 +153,13 @@ class Alerting:
     def _count(self, name: str, post: ScoredPost, now: datetime) -> list[Signal]:
         ps = self._platform(name)
         counted = [s for s in SIGNALS if post.scores.get(s) >= self.rules.min_probability]
-        if any(ps.signals[s].has(post.id) for s in counted):
+        if ps.totals.has(post.id) or any(ps.signals[s].has(post.id) for s in counted):
             # a redelivered copy (a re-run import, a batch retried after a failure, a rebalance): counting it
-            # again would inflate the figures; a copy of a post with no signal only adds to the total
+            # again would inflate the figures, the signal's count or the share's denominator (the second test
+            # covers posts restored from a snapshot taken before totals kept ids)
             self.duplicates += 1
             return []
-        ps.totals.add(post.ts)
+        ps.totals.add(post.ts, post.id)
         horizon = now - self.rules.horizon - _SLACK
         ps.totals.evict(horizon)
         cluster = ps.clusters.assign(post.post.text) if counted else -1
@@ -172,7 +173,7 @@ class Alerting:
 
     def _verdict(self, name: str, signal: Signal, now: datetime) -> Verdict:
         ps = self._platform(name)
-        figures = ps.signals[signal].figures(self.rules.windows, ps.totals, now)
+        figures = ps.signals[signal].figures(self.rules.windows, ps.totals.times, now)
         return evaluate(self.rules.for_signal(signal), figures)
 
     def _evaluate(self, name: str, signal: Signal, now: datetime) -> None:
@@ -278,7 +279,7 @@ class Alerting:
         state = {
             "version": 1,
             "watermark": self.watermark.isoformat() if self.watermark else None,
-            "platforms": {name: {"totals": [t.isoformat() for t in ps.totals], "clusters": ps.clusters.state(),
+            "platforms": {name: {"totals": ps.totals.state(), "clusters": ps.clusters.state(),
                                  "signals": {s.value: w.state() for s, w in ps.signals.items()}}
                           for name, ps in self._platforms.items()},
             "incidents": {k: i.to_dict() for k, i in self._incidents.items()},
@@ -302,7 +303,7 @@ class Alerting:
         self.watermark = datetime.fromisoformat(state["watermark"]) if state["watermark"] else None
         for name, ps in state["platforms"].items():
             target = self._platform(name)
-            target.totals = Times(datetime.fromisoformat(t) for t in ps["totals"])
+            target.totals = Totals.load(ps["totals"])
             target.clusters.load(ps["clusters"])
             for s, w in ps["signals"].items():
                 target.signals[Signal(s)].load(w)

@@ -129,6 +129,48 @@ class Times:
         return len(self._us)
 
 
+class Totals:
+    """Every counted post on one platform: the times (the share's denominator, :attr:`times`) and the post ids, so
+    a redelivered copy is known (:meth:`has`) whether or not it carried a signal, until the horizon evicts it."""
+
+    def __init__(self, posts: Iterable[tuple[datetime, str]] = ()) -> None:
+        ordered = sorted(posts, key=lambda p: p[0])  # stable, as Times.add puts a time after its equals
+        self.times = Times(t for t, _ in ordered)
+        self._ids = [i for _, i in ordered]
+        self._held: Counter[str] = Counter(i for i in self._ids if i)
+
+    def has(self, post_id: str) -> bool:
+        return post_id in self._held
+
+    def add(self, ts: datetime, post_id: str) -> None:
+        self._ids.insert(self.times.add(ts), post_id)
+        if post_id:
+            self._held[post_id] += 1
+
+    def evict(self, before: datetime) -> int:
+        k = self.times.evict(before)
+        for post_id in self._ids[:k]:
+            if post_id:
+                self._held[post_id] -= 1
+                if not self._held[post_id]:
+                    del self._held[post_id]
+        del self._ids[:k]
+        return k
+
+    def state(self) -> dict[str, list[str]]:
+        return {"times": [t.isoformat() for t in self.times], "ids": list(self._ids)}
+
+    @classmethod
+    def load(cls, state: Mapping[str, Any] | Sequence[str]) -> Totals:
+        """From :meth:`state`, or from a snapshot before 2026-12-02 (times only: those posts' ids are unknown)."""
+        if isinstance(state, Mapping):
+            return cls(zip((datetime.fromisoformat(t) for t in state["times"]), state["ids"], strict=True))
+        return cls((datetime.fromisoformat(t), "") for t in state)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+
 def top_stories(entries: Sequence[Entry], window: timedelta, now: datetime, limit: int = 5) -> list[dict[str, Any]]:
     """The strongest supporting stories: post id + excerpt, spreaders and posts; never the author."""
     groups: dict[int, list[Entry]] = {}

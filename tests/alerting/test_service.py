@@ -183,6 +183,23 @@ def test_a_redelivered_post_is_not_counted_twice(registry: Registry) -> None:
     assert restored.observe(posts[20]) == [] and restored.duplicates == 11  # also after a restart
 
 
+def test_a_redelivered_post_without_signal_does_not_grow_the_denominator(registry: Registry) -> None:
+    """The share of posts naming a platform that carry a signal must not fall because a batch of ordinary posts
+    was delivered twice."""
+    chatter = [sp(1000 + i, i * 1.5) for i in range(48)]
+    posts = sorted(ramp(24, gathering=0.9) + chatter, key=lambda p: p.ts)
+    clean = collect(build_alerting(registry), posts)
+    twice = build_alerting(registry)
+    again = collect(twice, sorted(posts + chatter[10:30], key=lambda p: p.ts))
+    assert clean and [(a.key, a.explanation) for a in again] == [(a.key, a.explanation) for a in clean]
+    assert twice.duplicates == 20
+    totals = [w["total"] for a in clean for w in a.explanation.get("windows", ())]
+    assert totals and max(totals) > 24  # the chatter is in the denominator, once
+    restored = build_alerting(registry)
+    restored.restore(twice.snapshot())
+    assert restored.observe(chatter[40]) == [] and restored.duplicates == 21  # also after a restart
+
+
 def test_copy_paste_rumour_is_one_story_with_its_spreaders(registry: Registry) -> None:
     text = "内部消息：鑫盛贷老板已经跑路，资金链断裂，赶紧转发！！"
     posts = [sp(i, i * 2, rumour=0.8, text=text + ("。" * (i % 3))) for i in range(30)]

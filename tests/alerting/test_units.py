@@ -11,7 +11,7 @@ from tests.alerting.helpers import T0
 from yujing.alerting.incidents import Policy, Reason, step
 from yujing.alerting.rules import Baseline
 from yujing.alerting.simhash import Clusters, distance, normalise, simhash
-from yujing.alerting.windows import Entry, Ewma, figures_for, top_stories
+from yujing.alerting.windows import Entry, Ewma, Totals, figures_for, top_stories
 from yujing.records import Level
 
 H = timedelta(hours=1)
@@ -193,3 +193,16 @@ def test_rule_met_is_exactly_no_unmet_condition() -> None:
         f = Figures(H, rng.randrange(6), rng.uniform(0, 4), rng.randrange(4), rng.randrange(4), rng.randrange(1, 40),
                     rng.uniform(0, 2))
         assert rule.met(f) == (not rule.unmet(f))
+
+
+def test_totals_know_their_posts_until_evicted_and_survive_a_snapshot() -> None:
+    totals = Totals()
+    for i, minutes in enumerate([5, 1, 3, 3, 9]):
+        totals.add(T0 + timedelta(minutes=minutes), f"p{i}")
+    assert [t.minute for t in totals.times] == [1, 3, 3, 5, 9] and totals.has("p2") and totals.has("p3")
+    assert totals.evict(T0 + timedelta(minutes=3)) == 3 and not totals.has("p1") and not totals.has("p3")
+    assert totals.has("p0") and totals.has("p4") and len(totals) == 2
+    again = Totals.load(totals.state())
+    assert again.state() == totals.state() and again.has("p4")
+    old = Totals.load([(T0 + timedelta(minutes=m)).isoformat() for m in (2, 4)])  # a snapshot before ids were kept
+    assert len(old) == 2 and not old.has("") and old.evict(T0 + timedelta(minutes=2)) == 1
