@@ -12,7 +12,7 @@ import html
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,7 +25,9 @@ DEAD_LETTER_BYTES = 64_000
 DEFAULT_MAX_TEXT_CHARS = 2000
 _SOURCES = ", ".join(s.value for s in Source)
 
-_TAG = re.compile(r"<(script|style)\b.*?</\1\s*>|<[^>]{0,500}>", re.IGNORECASE | re.DOTALL)
+# markup: a script or style element whole, or a tag, a closing tag, a comment or a doctype; a "<" not followed by
+# a letter, "/" or "!" is text (收益<5%，亏损>3%, <转>)
+_TAG = re.compile(r"<(script|style)\b.*?</\1\s*>|<[a-zA-Z/!][^<>]{0,500}>", re.IGNORECASE | re.DOTALL)
 _SPACE = re.compile(r"[ \t\r\f\v\u3000\u00a0]+")
 # Full-width ASCII letters, digits and signs (U+FF01..U+FF5E) map to ASCII; Chinese punctuation
 # such as ，。！？ is kept as people wrote it, because it carries tone the classifier uses.
@@ -36,8 +38,10 @@ _FULLWIDTH.update({0xFF20: ord("@"), 0xFF03: ord("#"), 0xFF05: ord("%"), 0xFF06:
 
 
 def clean_text(text: str, max_chars: int = DEFAULT_MAX_TEXT_CHARS) -> str:
-    """Strip HTML, unescape entities, normalise full-width alphanumerics and spaces, cap length."""
-    text = html.unescape(_TAG.sub(" ", text))
+    """Unescape entities, strip HTML, normalise full-width alphanumerics and spaces, cap length. Cleaning clean
+    text changes nothing (the scorer checks records again that ``yujing ingest`` has already cleaned), except for
+    entities escaped twice in the source (``&amp;lt;``)."""
+    text = _TAG.sub(" ", html.unescape(text))
     text = text.translate(_FULLWIDTH)
     text = _SPACE.sub(" ", text)
     text = "\n".join(line.strip() for line in text.split("\n") if line.strip())
@@ -123,6 +127,32 @@ def post_from_obj(obj: Any, opts: DecodeOptions) -> Post:
         url=scrub_url(str(obj.get("url") or ""), raw_author, opts.key),  # a Weibo link holds the author's uid
         extra=extra,
     )
+
+
+# Metadata a post may carry: what a complaint form may send (the case's office, district, ...) and the
+# decoder's own flag. Anything else (a caller's name or phone number) would be stored unpseudonymised.
+EXTRA_KEYS = ("case", "office", "district", "channel", "category", "platform")
+
+
+def raw_record_post(obj: Any, opts: DecodeOptions) -> Post:
+    """A record on a raw topic -> a Post, checked as a line of ``yujing ingest`` is. Yujing's own producers
+    (``yujing ingest``, the intake endpoint) write records that come out unchanged; a crawler that writes to the
+    topic itself gets its text cleaned and capped, its author and link pseudonymised, its timestamp checked and
+    its metadata limited to :data:`EXTRA_KEYS`. Raises InputError naming the field."""
+    if not isinstance(obj, dict):
+        raise InputError("not an object", f"expected a JSON object per record, got {type(obj).__name__}")
+    extra = obj.get("extra") or {}
+    if not isinstance(extra, dict):
+        raise InputError("bad extra", f"field 'extra' must be an object, got {type(extra).__name__}")
+    unknown = sorted(set(extra) - {*EXTRA_KEYS, "truncated"})
+    if unknown:
+        raise InputError("unknown extra", f"extra.{unknown[0]} is not accepted (personal data belongs in "
+                         f"'author', which is pseudonymised); allowed keys are {', '.join(EXTRA_KEYS)}")
+    post = post_from_obj({k: v for k, v in obj.items() if k != "extra"}, opts)
+    kept = {k: v for k, v in extra.items() if k != "truncated"}
+    if extra.get("truncated") is True:
+        kept["truncated"] = True
+    return replace(post, extra={**kept, **post.extra}) if kept else post
 
 
 def _lossy(raw: bytes) -> str:

@@ -30,7 +30,7 @@ from starlette.concurrency import run_in_threadpool
 from yujing.clock import Clock, SystemClock
 from yujing.errors import BusError, InputError
 from yujing.ingestion.bus import Bus, Consumer, Message, OutRecord
-from yujing.ingestion.decode import DecodeOptions, decode_bytes, detect_encoding, post_from_obj
+from yujing.ingestion.decode import EXTRA_KEYS, DecodeOptions, decode_bytes, detect_encoding, post_from_obj
 from yujing.pipeline import produce_dead_letters, produce_posts
 from yujing.privacy import redact_line
 from yujing.records import DeadLetter, Post, Source
@@ -38,8 +38,6 @@ from yujing.records import DeadLetter, Post, Source
 MAX_FORM_BYTES = 1_000_000
 MAX_BATCH_BYTES = 50_000_000
 FIELDS = ("text", "ts", "author", "source", "url", "extra")
-# metadata a complaint may carry; anything else (a caller's name or phone number) would be stored unpseudonymised
-EXTRA_KEYS = ("case", "office", "district", "channel", "category", "platform")
 _SOURCES = ", ".join(s.value for s in Source)
 # post_from_obj's machine-stable reasons -> (field, fix)
 _REASON_FIELD: dict[str, tuple[str, str]] = {

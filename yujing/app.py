@@ -174,7 +174,8 @@ class Wiring:
         stages: list[Stage] = []
         if role in ("scorer", "all"):
             assert self.scorer is not None
-            stages.append(ScoreStage(self.bus, self.scorer, PlatformMatcher(self.registry), self.settings.key))
+            stages.append(ScoreStage(self.bus, self.scorer, PlatformMatcher(self.registry), self.settings.key,
+                                     self.settings.max_text_chars))
         if role in ("indexer", "all"):
             assert self.store is not None
             stages.append(IndexStage(self.bus, self.store))

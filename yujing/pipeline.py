@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from yujing import metrics
 from yujing.alerting.explain import is_page
-from yujing.errors import AdapterError, BackpressureError
+from yujing.errors import AdapterError, BackpressureError, InputError
 from yujing.ingestion.bus import (
     DEAD_LETTERS,
     RAW_COMPLAINTS,
@@ -38,10 +38,11 @@ from yujing.ingestion.bus import (
     Message,
     OutRecord,
 )
+from yujing.ingestion.decode import DEFAULT_MAX_TEXT_CHARS, DecodeOptions, raw_record_post
 from yujing.ingestion.reorder import Held, ReorderBuffer
 from yujing.models.attribution import PlatformMatcher
 from yujing.models.scorer import Scorer, labels_for
-from yujing.privacy import is_pseudonym, pseudonymise, redact_line, scrub_url
+from yujing.privacy import redact_line
 from yujing.records import Alert, DeadLetter, Post, ScoredPost, Source, to_json
 from yujing.search.store import Store
 
@@ -99,12 +100,15 @@ class ScoreStage:
     group = "yujing-scorer"
     topics: tuple[str, ...] = (RAW_POSTS, RAW_COMPLAINTS)
 
-    def __init__(self, bus: Bus, scorer: Scorer, matcher: PlatformMatcher, key: bytes) -> None:
+    def __init__(self, bus: Bus, scorer: Scorer, matcher: PlatformMatcher, key: bytes,
+                 max_text_chars: int = DEFAULT_MAX_TEXT_CHARS) -> None:
         self._bus = bus
         self._scorer = scorer
         self._matcher = matcher
         self._model = f"{scorer.name}@{scorer.version}"
         self._key = key  # the pseudonym key, for records a producer wrote to a raw topic unpseudonymised
+        # a raw topic is an entry point like `yujing ingest`: its records are checked the same way
+        self._opts = DecodeOptions(key=key, max_text_chars=max_text_chars)
 
     def score_posts(self, posts: Sequence[Post]) -> list[ScoredPost]:
         with metrics.time_scoring(self._model):
@@ -115,8 +119,7 @@ class ScoreStage:
         ]
 
     def handle(self, batch: Sequence[Message]) -> bytes | None:
-        posts, dead = decode_messages(batch, Post.from_dict, stage="score")
-        posts = [ensure_pseudonymous(p, self._key) for p in posts]
+        posts, dead = decode_messages(batch, self._raw_post, stage="score")
         dead = [dataclasses.replace(d, raw=redact_line(d.raw, self._key)) for d in dead]
         records = [r for sp in self.score_posts(posts) for r in _scored_records(sp)]
         if records:
@@ -125,16 +128,13 @@ class ScoreStage:
         metrics.stage_records("score", len(posts))
         return None
 
+    def _raw_post(self, obj: dict[str, Any]) -> Post:
+        """``yujing ingest`` and the intake endpoint decode and pseudonymise before they produce; a crawler that
+        writes to a raw topic itself may not, so every raw record is checked here before anything stores it."""
+        return raw_record_post(obj, self._opts)
+
     def restore(self, checkpoint: bytes | None) -> None:
         """Stateless."""
-
-
-def ensure_pseudonymous(post: Post, key: bytes) -> Post:
-    """``yujing ingest`` and the intake endpoint pseudonymise authors before they produce; a crawler that writes
-    to a raw topic itself may not. Such a post's author is pseudonymised here, before anything stores it."""
-    if not post.author or is_pseudonym(post.author):
-        return post
-    return dataclasses.replace(post, author=pseudonymise(post.author, key), url=scrub_url(post.url, post.author, key))
 
 
 class IndexStage:
@@ -295,7 +295,7 @@ def decode_pairs(
             continue
         try:
             ok.append((m, parse(json.loads(m.value))))
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, InputError) as exc:
             reason = f"undecodable {m.topic} record: {type(exc).__name__}: {exc}"
             dead.append(DeadLetter(m.origin, reason, m.value.decode("utf-8", "backslashreplace"), stage))
     return ok, dead

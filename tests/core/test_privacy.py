@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+from pathlib import Path
 
 from yujing.ingestion.decode import DecodeOptions, decode_jsonl, post_from_obj
 from yujing.privacy import is_pseudonym, pseudonymise, redact_line, scrub_url
@@ -59,18 +61,47 @@ def test_a_dead_letter_keeps_the_line_but_not_the_author() -> None:
     assert post_from_obj(fixed, DecodeOptions(key=KEY)).author == pseudonymise("李四 13900000000", KEY)
 
 
-def test_a_raw_topic_record_with_a_raw_author_or_no_value_is_handled_by_the_scorer() -> None:
-    """A crawler producing straight to the raw topic skips `yujing ingest`: the scorer pseudonymises its
-    author and link; a record with no value is dead-lettered instead of crashing the stage."""
-    from yujing.ingestion.bus import RAW_POSTS, Message
-    from yujing.pipeline import decode_pairs, ensure_pseudonymous
-    from yujing.records import Post
+def test_a_raw_topic_record_is_checked_as_an_ingested_line_is(tmp_path: Path) -> None:
+    """A crawler producing straight to the raw topic skips `yujing ingest`: the scorer pseudonymises its author
+    and link, cleans and caps its text, and dead-letters (author pseudonymised) what ingest would refuse: a
+    record with no value, no text, a timestamp in the future or personal data in its metadata. Records Yujing's
+    own producers wrote come out unchanged."""
+    from yujing.ingestion.bus import DEAD_LETTERS, RAW_POSTS, SCORED_POSTS, Message
+    from yujing.ingestion.sqlite_bus import SqliteBus
+    from yujing.models.attribution import PlatformMatcher
+    from yujing.models.lexicon import LexiconScorer
+    from yujing.pipeline import ScoreStage
+    from yujing.records import ScoredPost
+    from yujing.registry import Platform, Registry
 
-    post = Post.from_dict({"id": "c1", "text": "x", "ts": "2016-09-01T08:00:00+08:00", "source": "weibo",
-                           "author": "1234567890", "url": "https://weibo.example/1234567890/AbCd"})
-    safe = ensure_pseudonymous(post, KEY)
-    assert safe.author == pseudonymise("1234567890", KEY) and "1234567890" not in safe.url
-    assert ensure_pseudonymous(safe, KEY) == safe  # already pseudonymous: unchanged
-    tombstone = Message(RAW_POSTS, 0, 7, b"k", None)  # type: ignore[arg-type]
-    ok, dead = decode_pairs([tombstone], Post.from_dict, "score")
-    assert ok == [] and [d.reason for d in dead] == [f"undecodable {RAW_POSTS} record: no value (null)"]
+    ingested = post_from_obj({"id": "i1", "text": "听说要暂停兑付了 &lt;转&gt;", "ts": "2016-09-01T08:00:00+08:00",
+                              "author": "someone"}, DecodeOptions(key=KEY, max_text_chars=40))
+    ingested = dataclasses.replace(ingested, extra={"case": "A-1", "truncated": True})
+    ts = "2016-09-01T08:00:00+08:00"
+    records = [
+        ingested.to_dict(),
+        {"text": "<p>鑫盛贷　今天　提不了现</p>" + "啊" * 60, "ts": ts, "source": "weibo", "author": "1234567890",
+         "url": "https://weibo.example/1234567890/AbCd", "extra": {"district": "城东区"}},
+        {"id": "c3", "text": ["not", "a", "string"], "ts": ts, "author": "张三"},
+        {"id": "c4", "text": "明天集合", "ts": "2061-01-01T00:00:00+08:00", "author": "张三"},
+        {"id": "c5", "text": "明天集合", "ts": ts, "author": "张三", "extra": {"phone": "13900000000"}},
+        None,
+    ]
+    batch = [Message(RAW_POSTS, 0, i, None, None if r is None else json.dumps(r, ensure_ascii=False).encode())
+             for i, r in enumerate(records)]  # type: ignore[arg-type]
+    bus = SqliteBus(tmp_path / "bus.db")
+    registry = Registry((Platform("鑫盛贷", ("鑫盛",), "p2p", "城东区", "troubled"),))
+    ScoreStage(bus, LexiconScorer(), PlatformMatcher(registry), KEY, max_text_chars=40).handle(batch)
+    scored = [ScoredPost.from_dict(json.loads(m.value)) for m in bus.read_all(SCORED_POSTS)]
+    assert scored[0].post == ingested  # Yujing's own record: unchanged
+    crawled = scored[1].post
+    assert crawled.author == pseudonymise("1234567890", KEY) and "1234567890" not in crawled.url
+    assert crawled.text == "鑫盛贷 今天 提不了现 " + "啊" * 28 and len(crawled.text) == 40
+    assert crawled.extra == {"district": "城东区", "truncated": True} and crawled.id.startswith("h")
+    assert scored[1].platforms == ("鑫盛贷",)
+    dead = [DeadLetter.from_dict(json.loads(m.value)) for m in bus.read_all(DEAD_LETTERS)]
+    assert [d.origin for d in dead] == [f"{RAW_POSTS}/0@{i}" for i in (2, 3, 4, 5)]
+    reasons = [d.reason for d in dead]
+    assert "missing text" in reasons[0] and "future ts" in reasons[1] and "extra.phone" in reasons[2]
+    assert reasons[3] == f"undecodable {RAW_POSTS} record: no value (null)"
+    assert not any("张三" in d.raw for d in dead) and pseudonymise("张三", KEY) in dead[0].raw

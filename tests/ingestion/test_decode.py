@@ -21,6 +21,16 @@ def test_clean_text_strips_html_and_normalises_fullwidth() -> None:
     assert clean_text(raw) == "鑫盛贷& XSD 提现123"
 
 
+@pytest.mark.parametrize("raw,clean", [
+    ("收益<5%，亏损>3%就跑", "收益<5%，亏损>3%就跑"),  # comparison signs are text, not a tag
+    ("【转】&lt;转&gt; 鑫盛贷出事了", "【转】<转> 鑫盛贷出事了"),
+    ("<p>第一段</p><!-- 注释 --><br/>第二段", "第一段 第二段"),
+    ("&lt;b&gt;加粗&lt;/b&gt;", "加粗"),  # escaped markup is markup
+])
+def test_clean_text_strips_markup_only_and_clean_text_stays_as_it_is(raw: str, clean: str) -> None:
+    assert clean_text(raw) == clean and clean_text(clean) == clean
+
+
 def test_clean_text_keeps_chinese_punctuation_and_caps_length() -> None:
     assert clean_text("怎么办？！，。") == "怎么办？！，。"
     assert clean_text("字" * 50, max_chars=10) == "字" * 10
