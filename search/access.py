@@ -6,22 +6,30 @@ saved searches), ``duty`` (an agency's duty officer: sees only warnings routed t
 duty-room screen, Grafana's Infinity data source; no search).
 
 Audit: an append-only SQLite table. Triggers refuse UPDATE and DELETE, and each row carries
-``hash = sha256(prev_hash + row)``, so an edit made by going around the triggers (a copied file,
-dropped triggers) is found by ``verify``.
+``hash = HMAC-SHA256(audit key, prev_hash + row)``, so an edit made by going around the triggers (a copied file,
+dropped triggers) is found by ``verify``, and only a holder of the key can recompute the chain after one. The
+key is derived from the pseudonym key (:func:`audit_key`). A file whose chain began before it was keyed keeps
+its first rows as ``sha256(prev_hash + row)``; ``meta`` records, under a tag made with the key, the row from
+which the chain is keyed. Rows cut from the end leave a valid chain: :meth:`AccessStore.head` gives the last
+row's seq and hash, the service logs it after every row, and ``verify(anchors)`` checks that the rows those
+heads name are still there, unchanged.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import logging
+import re
 import secrets
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from yujing.errors import InputError
 from yujing.records import Agency
@@ -41,6 +49,7 @@ CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
   BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
   BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS saved (
   id INTEGER PRIMARY KEY, user TEXT NOT NULL, name TEXT NOT NULL, params TEXT NOT NULL, created TEXT NOT NULL,
   kind TEXT NOT NULL DEFAULT 'posts', UNIQUE (user, name));
@@ -88,17 +97,66 @@ def _hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def row_hash(prev: str, ts: str, user: str, role: str, action: str, query: str, results: int) -> str:
+def row_hash(prev: str, ts: str, user: str, role: str, action: str, query: str, results: int,
+             key: bytes | None = None) -> str:
+    """The row's link in the chain: HMAC-SHA256 under ``key``; plain SHA-256 without one (rows written before
+    the chain was keyed)."""
     body = json.dumps([prev, ts, user, role, action, query, results], ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(body.encode()).hexdigest()
+    if key is None:
+        return hashlib.sha256(body.encode()).hexdigest()
+    return hmac.new(key, body.encode(), hashlib.sha256).hexdigest()
+
+
+def audit_key(pseudonym_key: bytes) -> bytes:
+    """The audit chain's key, derived from the pseudonym key (one secret to keep, two uses kept apart)."""
+    return hmac.new(pseudonym_key, b"yujing audit chain v1", hashlib.sha256).digest()
+
+
+class Head(NamedTuple):
+    """The chain's last row: keep it where the service cannot write (logs shipped elsewhere, a ticket), and
+    ``verify`` it later; rows cut from the end, or rewritten with the key, no longer match it."""
+
+    seq: int
+    hash: str
+    ts: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"seq": self.seq, "hash": self.hash, "ts": self.ts}
+
+
+_ANCHOR = re.compile(r'seq"?\s*[=:]\s*"?(\d+)"?.*?hash"?\s*[=:]\s*"?([0-9a-f]{64})')
+
+
+def parse_anchors(text: str) -> list[tuple[int, str]]:
+    """(seq, hash) of every head in ``text``: ``yujing search-audit --head --json`` output, or the service's
+    ``audit head seq=… hash=…`` log lines, one per line; other lines are skipped."""
+    return [(int(m.group(1)), m.group(2)) for m in map(_ANCHOR.search, text.splitlines()) if m]
+
+
+_log = logging.getLogger("yujing.audit")
+
+
+def log_heads() -> None:
+    """For serving processes: every new row's head goes to stderr (the process's or container's log, which is
+    kept off this machine), ``<time> yujing.audit audit head seq=N hash=H``. Idempotent."""
+    if not any(getattr(h, "yujing_heads", False) for h in _log.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
+        handler.yujing_heads = True  # type: ignore[attr-defined]
+        _log.addHandler(handler)
+    if _log.getEffectiveLevel() > logging.INFO:
+        _log.setLevel(logging.INFO)
 
 
 class AccessStore:
     """Tokens, the audit chain and saved searches in one SQLite file (``<data_dir>/access.db``)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, key: bytes | None = None) -> None:
+        """``key``: the audit chain's key (:func:`audit_key`); the service and the CLI always pass one. Without
+        it (tests, reading an old file) rows are chained unkeyed, and a keyed chain refuses them."""
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self._key = key
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.executescript(_SCHEMA)
         if not self._db.execute("SELECT 1 FROM pragma_table_info('saved') WHERE name = 'kind'").fetchone():
@@ -152,15 +210,37 @@ class AccessStore:
         return Principal(*row) if row else None
 
     # ---- audit ---------------------------------------------------------------------------------
+    def _keyed_from_tag(self, seq: int) -> str:
+        assert self._key is not None
+        return hmac.new(self._key, f"keyed from {seq}".encode(), hashlib.sha256).hexdigest()
+
+    def _keyed_from(self, db: sqlite3.Connection) -> int | None:
+        """The first keyed row's seq as ``meta`` records it (None: the chain is not keyed)."""
+        row = db.execute("SELECT value FROM meta WHERE name = 'keyed_from'").fetchone()
+        return int(json.loads(row[0])["seq"]) if row else None
+
     def audit(self, who: Principal, action: str, query: dict[str, Any], results: int, now: datetime) -> None:
         q = json.dumps(query, ensure_ascii=False, sort_keys=True, default=str)
         ts = now.isoformat()
         with self._tx() as db:
-            last = db.execute("SELECT hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
-            prev = last[0] if last else _GENESIS
-            h = row_hash(prev, ts, who.user, who.role, action, q, results)
-            db.execute("INSERT INTO audit (ts,user,role,action,query,results,prev,hash) VALUES (?,?,?,?,?,?,?,?)",
-                       (ts, who.user, who.role, action, q, results, prev, h))
+            last = db.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+            seq, prev = (last[0] + 1, last[1]) if last else (1, _GENESIS)
+            keyed_from = self._keyed_from(db)
+            if self._key is None and keyed_from is not None:
+                raise InputError("audit_key", f"{self.path}: this audit log is keyed; open it with the key "
+                                              "(yujing.search.api.open_access(settings))")
+            if self._key is not None and keyed_from is None:
+                db.execute("INSERT INTO meta VALUES ('keyed_from', ?)",
+                           (json.dumps({"seq": seq, "tag": self._keyed_from_tag(seq)}),))
+            h = row_hash(prev, ts, who.user, who.role, action, q, results, self._key)
+            db.execute("INSERT INTO audit (seq,ts,user,role,action,query,results,prev,hash) "
+                       "VALUES (?,?,?,?,?,?,?,?,?)", (seq, ts, who.user, who.role, action, q, results, prev, h))
+        _log.info("audit head seq=%d hash=%s", seq, h)  # the log, kept elsewhere, anchors the chain
+
+    def head(self) -> Head | None:
+        """The last row (None: nothing audited yet)."""
+        row = self._db.execute("SELECT seq, hash, ts FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+        return Head(*row) if row else None
 
     def audit_rows(self, limit: int = 50) -> list[dict[str, Any]]:
         rows = self._db.execute("SELECT seq,ts,user,role,action,query,results FROM audit "
@@ -168,9 +248,21 @@ class AccessStore:
         keys = ("seq", "ts", "user", "role", "action", "query", "results")
         return [dict(zip(keys, r, strict=True)) for r in reversed(rows)]
 
-    def verify(self) -> list[str]:
-        """Problems found in the chain (empty: intact)."""
+    def verify(self, anchors: Iterable[tuple[int, str]] = ()) -> list[str]:
+        """Problems found in the chain (empty: intact), and in it against ``anchors``: heads (seq, hash) kept
+        elsewhere, whose rows must still be there with the same hash."""
         problems = []
+        keyed_from = None
+        row = self._db.execute("SELECT value FROM meta WHERE name = 'keyed_from'").fetchone()
+        if row is not None:
+            marker = json.loads(row[0])
+            keyed_from = int(marker["seq"])
+            if self._key is None:
+                problems.append("the chain is keyed: verify it with the key (yujing search-audit --verify)")
+                return problems
+            if not hmac.compare_digest(str(marker["tag"]), self._keyed_from_tag(keyed_from)):
+                problems.append(f"the keyed-from marker (row {keyed_from}) was not written with this key")
+        hashes: dict[int, str] = {}
         prev = _GENESIS
         expected_seq = None
         for seq, ts, user, role, action, query, results, p, h in self._db.execute(
@@ -180,10 +272,21 @@ class AccessStore:
             expected_seq = seq + 1
             if p != prev:
                 problems.append(f"row {seq}: previous-hash link broken")
-            if row_hash(p, ts, user, role, action, query, results) != h:
+            key = self._key if keyed_from is not None and seq >= keyed_from else None
+            if not hmac.compare_digest(row_hash(p, ts, user, role, action, query, results, key), h):
                 problems.append(f"row {seq}: contents changed after it was written")
+            hashes[seq] = h
             prev = h
+        for seq, h in anchors:
+            if seq not in hashes:
+                problems.append(f"row {seq}, named by an anchor, is missing (rows cut from the end?)")
+            elif hashes[seq] != h:
+                problems.append(f"row {seq} differs from its anchor (the chain was rewritten)")
         return problems
+
+    def keyed_from(self) -> int | None:
+        """The first row chained under the key (None: not keyed); earlier rows predate keying."""
+        return self._keyed_from(self._db)
 
     # ---- saved searches ------------------------------------------------------------------------
     def save_search(self, user: str, name: str, params: dict[str, Any], now: datetime, kind: str = "posts",

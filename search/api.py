@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from yujing.clock import Clock, SystemClock
 from yujing.errors import YujingError
 from yujing.search import service
-from yujing.search.access import AccessStore, Principal
+from yujing.search.access import AccessStore, Principal, audit_key
 from yujing.search.incident import SearchBackend
 from yujing.search.open import open_store
 from yujing.search.service import SearchParams
@@ -125,7 +125,7 @@ def make_router(settings: Settings, store: SearchBackend | None = None,
     bearer = HTTPBearer(auto_error=False)
     clk = clock or SystemClock()
     state: dict[str, Any] = {"store": store, "access": access if isinstance(access, AccessStore) else None}
-    open_access = access if callable(access) else (lambda: AccessStore(access_path(settings)))
+    opener = access if callable(access) else (lambda: open_access(settings))
 
     def get_store() -> SearchBackend:
         if state["store"] is None:
@@ -134,7 +134,7 @@ def make_router(settings: Settings, store: SearchBackend | None = None,
 
     def get_access() -> AccessStore:
         if state["access"] is None:
-            state["access"] = open_access()
+            state["access"] = opener()
         return state["access"]  # type: ignore[no-any-return]
 
     def principal(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal:
@@ -263,6 +263,11 @@ def access_path(settings: Settings) -> Path:
     return settings.data_dir / "access.db"
 
 
+def open_access(settings: Settings) -> AccessStore:
+    """``<data_dir>/access.db`` with its audit chain keyed by the pseudonym key."""
+    return AccessStore(access_path(settings), key=audit_key(settings.key))
+
+
 # ---- the same tokens for other routers (the situation board) ------------------------------------
 TOKEN_COOKIE = "yujing_token"
 
@@ -273,7 +278,7 @@ def shared_access(settings: Settings) -> Callable[[], AccessStore]:
 
     def get() -> AccessStore:
         if not opened:
-            opened.append(AccessStore(access_path(settings)))
+            opened.append(open_access(settings))
         return opened[0]
 
     return get

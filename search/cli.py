@@ -12,14 +12,15 @@ import getpass
 import json
 import re
 import sys
+from pathlib import Path
 from typing import Any
 
 from yujing.clock import SystemClock
 from yujing.errors import InputError
 from yujing.records import AGENCY_ZH, Agency
 from yujing.search import service
-from yujing.search.access import ROLES, AccessStore, Principal
-from yujing.search.api import access_path
+from yujing.search.access import ROLES, AccessStore, Principal, parse_anchors
+from yujing.search.api import open_access
 from yujing.search.incident import SearchBackend
 from yujing.search.open import open_store
 from yujing.search.service import SearchParams
@@ -31,7 +32,7 @@ _EM = re.compile(r"<em>(.*?)</em>")
 def _ctx(args: argparse.Namespace) -> tuple[SearchBackend, AccessStore, Principal]:
     settings = Settings()
     store: SearchBackend = open_store(args.store or settings.store_url)  # type: ignore[assignment]
-    access = AccessStore(access_path(settings))
+    access = open_access(settings)
     user = args.as_user or getpass.getuser()
     agency = getattr(args, "agency", "") or ""
     who = Principal(user, "duty", agency) if agency else Principal(user, "analyst")
@@ -130,7 +131,7 @@ def cmd_incident(args: argparse.Namespace) -> int:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    access = AccessStore(access_path(Settings()))
+    access = open_access(Settings())
     now = SystemClock().now()
     try:
         if args.action == "create":
@@ -161,14 +162,42 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    access = AccessStore(access_path(Settings()))
+    anchors: list[tuple[int, str]] = []
+    for path in args.anchor or ():
+        try:
+            text = Path(path).read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            raise InputError("bad_anchor", f"{path}: cannot read the anchor file ({exc.strerror})") from None
+        found = parse_anchors(text)
+        if not found:
+            raise InputError("bad_anchor", f"{path}: no head in it; give the output of `yujing search-audit --head "
+                                           "--json` or log lines with `audit head seq=N hash=H`")
+        anchors += found
+    access = open_access(Settings())
     try:
-        if args.verify:
-            problems = access.verify()
-            for p in problems:
-                print(f"TAMPERED: {p}")
-            if not problems:
-                print(f"audit log intact ({len(access.audit_rows(10**9))} rows)")
+        if args.head:
+            head = access.head()
+            if args.json:
+                print(json.dumps(head.to_dict() if head else None))
+            else:
+                print(f"audit head seq={head.seq} hash={head.hash} ts={head.ts}" if head else "audit log empty")
+            return 0
+        if args.verify or anchors:
+            problems = access.verify(anchors)
+            rows = len(access.audit_rows(10**9))
+            keyed_from = access.keyed_from()
+            if args.json:
+                print(json.dumps({"intact": not problems, "problems": problems, "rows": rows,
+                                  "keyed_from": keyed_from, "anchors": len(anchors)}))
+            else:
+                for p in problems:
+                    print(f"TAMPERED: {p}")
+                if not problems:
+                    keyed = (f"keyed from row {keyed_from}" + (f"; rows 1..{keyed_from - 1} predate keying"
+                                                              if keyed_from > 1 else "")
+                             if keyed_from else "not keyed")
+                    checked = f", {len(anchors)} anchors match" if anchors else ", no anchors given"
+                    print(f"audit log intact ({rows} rows, {keyed}{checked})")
             return 1 if problems else 0
         for r in access.audit_rows(args.limit):
             print(json.dumps(r, ensure_ascii=False) if args.json else
@@ -232,7 +261,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=cmd_token)
 
     p = sub.add_parser("search-audit", help="who searched what; --verify checks the hash chain")
-    p.add_argument("--verify", action="store_true")
+    p.add_argument("--verify", action="store_true", help="check the chain (exit 1 if it was tampered with)")
+    p.add_argument("--anchor", action="append", metavar="FILE",
+                   help="with --verify: also check the heads in FILE (`--head --json` output or the service's "
+                        "`audit head seq=… hash=…` log lines) are still in the chain; repeatable")
+    p.add_argument("--head", action="store_true", help="print the last row's seq and hash, to keep elsewhere")
     p.add_argument("--limit", type=int, default=50)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_audit)

@@ -22,6 +22,7 @@ from yujing.app import open_bus
 from yujing.dashboards.situation import make_situation_router
 from yujing.ingestion.intake import LazyBus
 from yujing.ingestion.intake import make_router as make_intake_router
+from yujing.search.access import log_heads
 from yujing.search.api import intake_writer, shared_access
 from yujing.search.api import make_router as make_search_router
 from yujing.settings import Settings
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def start_server(settings: Settings, host: str = "127.0.0.1", port: int = 8765) -> uvicorn.Server:
     """Serve the API in a background thread; returns once it accepts connections."""
+    log_heads()
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host=host, port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True, name="yujing-http")
     thread.start()
@@ -61,6 +63,7 @@ def start_server(settings: Settings, host: str = "127.0.0.1", port: int = 8765) 
 
 def _cmd_api(args: argparse.Namespace) -> int:
     settings = Settings()
+    log_heads()
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
     return 0
 

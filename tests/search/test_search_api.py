@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 from tests.search.search_corpus import alerts, posts
 from tests.search.search_servers import cloned
 from yujing.clock import ManualClock
+from yujing.errors import InputError
 from yujing.search.access import AccessStore
 from yujing.search.api import make_router
 from yujing.search.incident import SearchBackend
@@ -214,6 +215,107 @@ def test_audit_refuses_edits_and_detects_tampering(tmp_path: Path) -> None:
     db.commit()
     db.close()
     assert AccessStore(tmp_path / "a.db").verify() == ["row 2: contents changed after it was written"]
+
+
+def _tamper(path: Path, *sql: str) -> None:
+    db = sqlite3.connect(path)
+    db.execute("DROP TRIGGER IF EXISTS audit_no_update")
+    db.execute("DROP TRIGGER IF EXISTS audit_no_delete")
+    for statement in sql:
+        db.execute(statement)
+    db.commit()
+    db.close()
+
+
+def test_a_keyed_chain_cannot_be_recomputed_without_the_key(tmp_path: Path) -> None:
+    """Someone with the file but not the key edits a row and recomputes every hash after it, as the unkeyed
+    chain would have let them: verify still finds it."""
+    from yujing.search.access import Principal, audit_key, row_hash
+
+    key = audit_key(b"pseudonym key")
+    access = AccessStore(tmp_path / "a.db", key=key)
+    for i in range(3):
+        access.audit(Principal("li", "analyst"), "search", {"q": f"q{i}"}, i, NOW)
+    assert access.verify() == [] and access.keyed_from() == 1
+    rows = access._db.execute("SELECT seq,ts,user,role,action,query,results FROM audit ORDER BY seq").fetchall()
+    access.close()
+    prev, forged = "0" * 64, []
+    for seq, ts, user, role, action, query, results in rows:
+        results = 0 if seq == 2 else results
+        h = row_hash(prev, ts, user, role, action, query, results)  # sha256: the best a forger can do
+        forged.append(f"UPDATE audit SET results={results}, prev='{prev}', hash='{h}' WHERE seq={seq}")
+        prev = h
+    _tamper(tmp_path / "a.db", *forged)
+    problems = AccessStore(tmp_path / "a.db", key=key).verify()
+    assert problems == [f"row {n}: contents changed after it was written" for n in (1, 2, 3)]
+    assert AccessStore(tmp_path / "a.db", key=audit_key(b"another key")).verify()[0].startswith(
+        "the keyed-from marker (row 1) was not written with this key")
+    assert AccessStore(tmp_path / "a.db").verify() == [
+        "the chain is keyed: verify it with the key (yujing search-audit --verify)"]
+    with pytest.raises(InputError, match="this audit log is keyed"):
+        AccessStore(tmp_path / "a.db").audit(Principal("li", "analyst"), "search", {}, 0, NOW)
+
+
+def test_an_unkeyed_log_is_keyed_from_its_next_row(tmp_path: Path) -> None:
+    from yujing.search.access import Principal, audit_key
+
+    old = AccessStore(tmp_path / "a.db")  # a file written before the chain was keyed
+    for i in range(2):
+        old.audit(Principal("li", "analyst"), "search", {"q": f"q{i}"}, i, NOW)
+    old.close()
+    access = AccessStore(tmp_path / "a.db", key=audit_key(b"k"))
+    access.audit(Principal("li", "analyst"), "search", {"q": "q2"}, 2, NOW)
+    assert access.keyed_from() == 3 and access.verify() == []
+    access.close()
+    _tamper(tmp_path / "a.db", "UPDATE audit SET results=99 WHERE seq=1")
+    assert AccessStore(tmp_path / "a.db", key=audit_key(b"k")).verify() == [
+        "row 1: contents changed after it was written"]
+
+
+def test_anchors_find_rows_cut_from_the_end(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Cutting the last rows leaves a valid chain; a head kept elsewhere (here: the service's log) does not
+    match it any more."""
+    import logging
+
+    from yujing.search.access import Principal, audit_key, parse_anchors
+
+    access = AccessStore(tmp_path / "a.db", key=audit_key(b"k"))
+    with caplog.at_level(logging.INFO, logger="yujing.audit"):
+        for i in range(4):
+            access.audit(Principal("li", "analyst"), "search", {"q": f"q{i}"}, i, NOW)
+    head = access.head()
+    assert head is not None and head.seq == 4
+    logged = parse_anchors("\n".join(r.getMessage() for r in caplog.records))
+    assert [seq for seq, _ in logged] == [1, 2, 3, 4] and logged[-1] == (head.seq, head.hash)
+    assert parse_anchors(json.dumps(head.to_dict())) == [(4, head.hash)]
+    assert access.verify(logged) == []
+    access.close()
+    _tamper(tmp_path / "a.db", "DELETE FROM audit WHERE seq >= 3")
+    cut = AccessStore(tmp_path / "a.db", key=audit_key(b"k"))
+    assert cut.verify() == []  # the chain alone cannot tell
+    assert cut.verify(logged) == [f"row {n}, named by an anchor, is missing (rows cut from the end?)" for n in (3, 4)]
+    cut.audit(Principal("li", "analyst"), "search", {"q": "other"}, 0, NOW)  # a new row 3 in place of the old
+    assert "row 3 differs from its anchor (the chain was rewritten)" in cut.verify(logged)
+
+
+def test_a_serving_process_writes_each_head_to_its_log(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    import logging
+
+    from yujing.search.access import Principal, audit_key, log_heads, parse_anchors
+
+    logger = logging.getLogger("yujing.audit")
+    before, level = list(logger.handlers), logger.level
+    try:
+        log_heads()
+        log_heads()  # once is enough: no second copy of each line
+        access = AccessStore(tmp_path / "a.db", key=audit_key(b"k"))
+        access.audit(Principal("li", "analyst"), "search", {"q": "提现"}, 3, NOW)
+        lines = [line for line in capfd.readouterr().err.splitlines() if "yujing.audit" in line]
+        head = access.head()
+        assert head is not None and len(lines) == 1 and parse_anchors(lines[0]) == [(1, head.hash)]
+    finally:
+        logger.handlers[:] = before
+        logger.setLevel(level)
 
 
 def test_tokens_are_stored_hashed_and_revocable(tmp_path: Path) -> None:

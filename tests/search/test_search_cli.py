@@ -23,7 +23,8 @@ def store_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'store.db'}"
 
 
-def test_search_human_json_export_and_audit(store_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_search_human_json_export_and_audit(store_url: str, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["search", '"无法提现"', "--store", store_url, "--as", "li"]) == 0
     out = capsys.readouterr().out
     assert "共 2 条" in out and "【无法提现】" in out and "u_p08" in out
@@ -44,14 +45,30 @@ def test_search_human_json_export_and_audit(store_url: str, capsys: pytest.Captu
         ("li", "search", 2), ("li", "search", 3), ("li", "export-jsonl-start", -1), ("li", "export-jsonl", 12),
         ("duty", "search-alerts", 1), ("li", "incident", 3)]
     assert main(["search-audit", "--verify"]) == 0
+    assert "audit log intact (6 rows, keyed from row 1, no anchors given)" in capsys.readouterr().out
+    assert main(["search-audit", "--head", "--json"]) == 0
+    anchor = tmp_path / "head.json"
+    anchor.write_text(capsys.readouterr().out)
+    assert json.loads(anchor.read_text())["seq"] == 6
+    assert main(["search-audit", "--verify", "--anchor", str(anchor)]) == 0
+    assert "1 anchors match" in capsys.readouterr().out
     db = sqlite3.connect(Settings().data_dir / "access.db")
     db.execute("DROP TRIGGER audit_no_delete")
     db.execute("DELETE FROM audit WHERE seq=2")
+    db.execute("DELETE FROM audit WHERE seq=6")  # the last row: the chain alone cannot tell
     db.commit()
     db.close()
     capsys.readouterr()
     assert main(["search-audit", "--verify"]) == 1
-    assert "TAMPERED: row 2..2 missing" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "TAMPERED: row 2..2 missing" in out and "row 6" not in out
+    assert main(["search-audit", "--verify", "--anchor", str(anchor), "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert not report["intact"]
+    assert "row 6, named by an anchor, is missing (rows cut from the end?)" in report["problems"]
+    anchor.write_text("no head here\n")
+    assert main(["search-audit", "--verify", "--anchor", str(anchor)]) != 0
+    assert "head.json: no head in it" in capsys.readouterr().err
 
 
 def test_tokens(capsys: pytest.CaptureFixture[str]) -> None:

@@ -16,8 +16,7 @@ import uvicorn
 
 from tests.search.search_corpus import alerts, posts
 from yujing.http import create_app
-from yujing.search.access import AccessStore
-from yujing.search.api import access_path
+from yujing.search.api import open_access
 from yujing.search.sqlite_store import SqliteStore
 from yujing.settings import Settings
 
@@ -51,7 +50,7 @@ def served() -> Iterator[tuple[str, Settings]]:
 
 def test_search_over_real_http_is_authenticated_and_audited(served: tuple[str, Settings]) -> None:
     url, settings = served
-    access = AccessStore(access_path(settings))
+    access = open_access(settings)
     _, token = access.create_token("li.analyst", "analyst", datetime.now(UTC))
     with httpx.Client(base_url=url, timeout=30) as http:
         assert http.get("/search/posts", params={"q": "提现"}).status_code == 401
@@ -71,7 +70,7 @@ def test_search_over_real_http_is_authenticated_and_audited(served: tuple[str, S
 
 def test_the_situation_board_answers_an_infinity_style_request(served: tuple[str, Settings]) -> None:
     url, settings = served
-    access = AccessStore(access_path(settings))
+    access = open_access(settings)
     _, token = access.create_token("grafana", "viewer", datetime.now(UTC))
     grafana = {"Authorization": f"Bearer {token}", "User-Agent": "Go-http-client/1.1"}
     with httpx.Client(base_url=url, timeout=30) as http:
