@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from yujing.search.mapping import ALERT_FIELDS, ALERTS_ALIAS, POST_FIELDS, POSTS_ALIAS
+from yujing.search.mapping import ALERT_FIELDS, ALERTS_ALIAS, SIGNAL_FIELDS, SIGNALS_ALIAS
 
-POSTS_INDEX = POSTS_ALIAS
+SIGNALS_INDEX = SIGNALS_ALIAS  # the posts without texts, authors or links: Grafana reads no post text
 ALERTS_INDEX = ALERTS_ALIAS
 
 # Data source UIDs: the provisioning file creates them, the dashboards reference them.
-POSTS_DS_UID = "yujing-posts"
+SIGNALS_DS_UID = "yujing-signals"
 ALERTS_DS_UID = "yujing-alerts"
 PROMETHEUS_DS_UID = "yujing-prometheus"
 SITUATION_API_DS_UID = "yujing-situation-api"  # Infinity over Yujing's /situation.json (embedded store)
@@ -28,8 +28,8 @@ FOLDER_TITLE = "Yujing 预警"
 
 def field_types(datasource_uid: str) -> Mapping[str, str]:
     """Field name -> mapping type of the index behind ``datasource_uid`` (from the real mapping)."""
-    if datasource_uid == POSTS_DS_UID:
-        return POST_FIELDS
+    if datasource_uid == SIGNALS_DS_UID:
+        return SIGNAL_FIELDS
     if datasource_uid == ALERTS_DS_UID:
         return ALERT_FIELDS
     raise KeyError(f"no index behind data source {datasource_uid!r}")

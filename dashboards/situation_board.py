@@ -20,7 +20,7 @@ from grafana_foundation_sdk.models import dashboard as model
 from grafana_foundation_sdk.models import elasticsearch as es_m
 from grafana_foundation_sdk.models import piechart as piechart_m
 
-from yujing.dashboards.fields import ALERTS_DS_UID, POSTS_DS_UID, SITUATION_UID
+from yujing.dashboards.fields import ALERTS_DS_UID, SIGNALS_DS_UID, SITUATION_UID
 from yujing.dashboards.panels import (
     LEVEL_COLOURS,
     EsAnnotation,
@@ -37,7 +37,7 @@ from yujing.dashboards.panels import (
 from yujing.records import LEVELS, SIGNALS
 
 DEFAULT_INCIDENT_BASE = "http://localhost:8765"  # `yujing api` default port
-POSTS = es_ref(POSTS_DS_UID)
+POSTS = es_ref(SIGNALS_DS_UID)  # counts of posts, from their text-free copies
 ALERTS = es_ref(ALERTS_DS_UID)
 POST_FILTER = lucene_and("platforms:$platform", "districts:$district")
 ALERT_FILTER = lucene_and("platform:$platform", "district:$district", "signal:$signal")

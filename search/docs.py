@@ -12,6 +12,7 @@ from typing import Any
 
 from yujing.records import Alert, Post, ScoredPost, Scores, Signal, Source
 from yujing.registry import Registry
+from yujing.search.mapping import SIGNAL_FIELDS
 from yujing.search.segment import segment
 
 
@@ -62,6 +63,11 @@ def post_doc(sp: ScoredPost, registry: Registry | None = None) -> dict[str, Any]
         "model": sp.model,
         "extra": dict(post.extra),
     }
+
+
+def signal_doc(post: Mapping[str, Any]) -> dict[str, Any]:
+    """A post document (:func:`post_doc`) as Grafana may see it: no text, author, link or metadata."""
+    return {k: v for k, v in post.items() if k in SIGNAL_FIELDS or k == "scores"}
 
 
 def post_from_doc(doc: Mapping[str, Any]) -> ScoredPost:

@@ -1,7 +1,9 @@
 """Index names, field names and the Elasticsearch/OpenSearch mappings. Pure data.
 
-The Grafana dashboards validate their queries against ``POST_FIELDS`` / ``ALERT_FIELDS``; the
-embedded store uses the same names for its columns. Writes go to a time-based index per month
+The Grafana dashboards validate their queries against ``SIGNAL_FIELDS`` / ``ALERT_FIELDS``; the
+embedded store uses the same names for its columns. ``yujing-signals`` is the posts index without what a person
+wrote or who (no text, author, link or metadata), for Grafana: its post panels count, and a Grafana user
+who can edit a panel can then read no post text around the search audit. Writes go to a time-based index per month
 (``yujing-posts-2026.11``) created from an index template that puts it behind the alias
 (``yujing-posts``); searches go to the alias.
 
@@ -17,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 POSTS_ALIAS = "yujing-posts"
+SIGNALS_ALIAS = "yujing-signals"  # the posts without texts, authors or links: Grafana's post data source
 ALERTS_ALIAS = "yujing-alerts"
 TEMPLATE_PREFIX = "yujing-template-"
 
@@ -40,6 +43,10 @@ POST_FIELDS: dict[str, str] = {
     "labels": "keyword",
     "model": "keyword",
 }
+
+# what Grafana may see of a post: when, where from, about which platforms, how it scored
+SIGNAL_FIELDS: dict[str, str] = {name: kind for name, kind in POST_FIELDS.items()
+                                 if name not in ("text", "text_seg", "author", "url")}
 
 ALERT_FIELDS: dict[str, str] = {
     "key": "keyword",
@@ -101,6 +108,18 @@ def post_template(chinese_analyzer: str = "cjk") -> dict[str, Any]:
             "settings": _SETTINGS,
             "mappings": {"dynamic": "strict", "properties": props},
             "aliases": {POSTS_ALIAS: {}},
+        },
+        "priority": 100,
+    }
+
+
+def signal_template() -> dict[str, Any]:
+    """The index template for the text-free copy of the posts (``SIGNAL_FIELDS``; no analyzer needed)."""
+    return {
+        "index_patterns": [f"{SIGNALS_ALIAS}-*"],
+        "template": {
+            "mappings": {"dynamic": "strict", "properties": _properties(SIGNAL_FIELDS, "cjk")},
+            "aliases": {SIGNALS_ALIAS: {}},
         },
         "priority": 100,
     }

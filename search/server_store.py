@@ -20,24 +20,36 @@ from yujing.registry import Registry
 from yujing.search import docs
 from yujing.search.dsl import alert_body, search_body, search_result
 from yujing.search.filters import AlertQuery, check, check_alerts
-from yujing.search.mapping import ALERTS_ALIAS, POSTS_ALIAS, TEMPLATE_PREFIX, alert_template, index_for, post_template
+from yujing.search.mapping import (
+    ALERTS_ALIAS,
+    POSTS_ALIAS,
+    SIGNALS_ALIAS,
+    TEMPLATE_PREFIX,
+    alert_template,
+    index_for,
+    post_template,
+    signal_template,
+)
 from yujing.search.open import ServerOptions
 from yujing.search.query import parse
 from yujing.search.store import SearchQuery, SearchResult
 from yujing.search.transports import Transport, make_transport
 
 _MISSING = ("index_not_found", "no such index")
+_MONTHLY = (POSTS_ALIAS, SIGNALS_ALIAS)
+
+Item = tuple[str, str, dict[str, Any]]  # (alias, document id, document)
 
 
 def _index(alias: str, doc: dict[str, Any]) -> str:
-    """Posts go to monthly indices (a post's time never changes); warnings, few and re-sent with new
-    times as they escalate or resolve, to one index so a key is never in two places."""
-    return index_for(alias, docs.parse_ts(doc["ts"])) if alias == POSTS_ALIAS else f"{alias}-v1"
+    """Posts (and their text-free copies) go to monthly indices (a post's time never changes); warnings, few
+    and re-sent with new times as they escalate or resolve, to one index so a key is never in two places."""
+    return index_for(alias, docs.parse_ts(doc["ts"])) if alias in _MONTHLY else f"{alias}-v1"
 
 
-def _bulk_lines(alias: str, items: Sequence[tuple[str, dict[str, Any]]]) -> str:
+def _bulk_lines(items: Sequence[Item]) -> str:
     lines = []
-    for doc_id, doc in items:
+    for alias, doc_id, doc in items:
         lines.append(json.dumps({"index": {"_index": _index(alias, doc), "_id": doc_id}}))
         lines.append(json.dumps(doc, ensure_ascii=False))
     return "\n".join(lines) + "\n"
@@ -71,6 +83,7 @@ class ServerStore:
         analyzer = self._detect_analyzer()
         self.transport.call("PUT", f"/_index_template/{TEMPLATE_PREFIX}posts", post_template(analyzer))
         self.transport.call("PUT", f"/_index_template/{TEMPLATE_PREFIX}alerts", alert_template(analyzer))
+        self.transport.call("PUT", f"/_index_template/{TEMPLATE_PREFIX}signals", signal_template())
         self.analyzer = analyzer
         self._ready = True
 
@@ -86,21 +99,26 @@ class ServerStore:
     # ---- writes --------------------------------------------------------------------------------
 
     def index_posts(self, posts: Sequence[ScoredPost]) -> None:
-        items = [(sp.id, docs.post_doc(sp, self.registry)) for sp in posts]
-        self._guarded(lambda: self._bulk(POSTS_ALIAS, items))
+        """Each post into the posts index and, in the same bulk request, its text-free copy into the signals
+        index (Grafana's post data source)."""
+        items: list[Item] = []
+        for sp in posts:
+            doc = docs.post_doc(sp, self.registry)
+            items += [(POSTS_ALIAS, sp.id, doc), (SIGNALS_ALIAS, sp.id, docs.signal_doc(doc))]
+        self._guarded(lambda: self._bulk(items))
 
     def index_alerts(self, alerts: Sequence[Alert]) -> None:
-        items = [(a.key, docs.alert_doc(a, self.registry)) for a in alerts]
-        self._guarded(lambda: self._bulk(ALERTS_ALIAS, items))
+        items = [(ALERTS_ALIAS, a.key, docs.alert_doc(a, self.registry)) for a in alerts]
+        self._guarded(lambda: self._bulk(items))
 
-    def _bulk(self, alias: str, items: Sequence[tuple[str, dict[str, Any]]]) -> None:
-        pending = list({doc_id: (doc_id, doc) for doc_id, doc in items}.values())
+    def _bulk(self, items: Sequence[Item]) -> None:
+        pending = list({(alias, doc_id): (alias, doc_id, doc) for alias, doc_id, doc in items}.values())
         delay = 0.2
         for attempt in range(self.options.retries + 1):
             if not pending:
                 return
             try:
-                pending = self._bulk_once(alias, pending)
+                pending = self._bulk_once(pending)
             except StoreError as exc:
                 if not exc.retryable or attempt == self.options.retries:
                     raise
@@ -114,10 +132,10 @@ class ServerStore:
                                     f"with 429 after {self.options.retries} retries; intake paused, re-submit them",
                                     retry_after=delay)
 
-    def _bulk_once(self, alias: str, items: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
+    def _bulk_once(self, items: list[Item]) -> list[Item]:
         """Send one bulk request; return the items refused with 429 (others raise or succeed)."""
         params = {"refresh": self.options.refresh} if self.options.refresh != "false" else None
-        response = self.transport.call("POST", "/_bulk", _bulk_lines(alias, items), params=params)
+        response = self.transport.call("POST", "/_bulk", _bulk_lines(items), params=params)
         if not response.get("errors"):
             return []
         retry, failed = [], []
@@ -127,7 +145,7 @@ class ServerStore:
             if status == 429 or status >= 500:
                 retry.append(item)
             elif status >= 300:
-                failed.append(f"{item[0]}: {outcome.get('error')}")
+                failed.append(f"{item[0]}/{item[1]}: {outcome.get('error')}")
         if failed:
             raise StoreError(f"{self.options.redacted()}: {len(failed)} documents rejected: {'; '.join(failed[:3])}",
                              retryable=False)
@@ -135,7 +153,7 @@ class ServerStore:
 
     def refresh(self) -> None:
         """Make everything written so far searchable now (tests, one-off imports)."""
-        self._guarded(lambda: self.transport.call("POST", f"/{POSTS_ALIAS},{ALERTS_ALIAS}/_refresh",
+        self._guarded(lambda: self.transport.call("POST", f"/{POSTS_ALIAS},{SIGNALS_ALIAS},{ALERTS_ALIAS}/_refresh",
                                                   params={"ignore_unavailable": "true",
                                                           "allow_no_indices": "true"}))
 

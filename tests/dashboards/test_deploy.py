@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from yujing.dashboards import fields, generate, validate
-from yujing.search.mapping import ALERTS_ALIAS, POSTS_ALIAS
+from yujing.search.mapping import ALERTS_ALIAS, SIGNALS_ALIAS
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 ROLES = ("scorer", "indexer", "alerter")
@@ -40,7 +40,9 @@ def _load(rel: str) -> Any:
 
 def test_datasources_provide_the_uids_and_aliases_the_dashboards_use() -> None:
     ds = {d["uid"]: d for d in _load("grafana/provisioning/datasources/yujing.yaml")["datasources"]}
-    assert ds[fields.POSTS_DS_UID]["jsonData"] == {"index": POSTS_ALIAS, "timeField": "ts"}
+    assert ds[fields.SIGNALS_DS_UID]["jsonData"] == {"index": SIGNALS_ALIAS, "timeField": "ts"}
+    indexes = {d["jsonData"].get("index") for d in ds.values() if d["type"] == "elasticsearch"}
+    assert indexes == {SIGNALS_ALIAS, ALERTS_ALIAS}  # Grafana is given no index with post texts
     assert ds[fields.ALERTS_DS_UID]["jsonData"] == {"index": ALERTS_ALIAS, "timeField": "ts"}
     assert ds[fields.PROMETHEUS_DS_UID]["type"] == "prometheus"
 

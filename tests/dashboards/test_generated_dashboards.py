@@ -13,7 +13,7 @@ from grafana_foundation_sdk.cog.plugins import register_default_plugins
 from grafana_foundation_sdk.models.dashboard import Dashboard
 
 from yujing.dashboards import generate, infinity, validate
-from yujing.dashboards.fields import ALERTS_DS_UID, POSTS_DS_UID, PROMETHEUS_DS_UID
+from yujing.dashboards.fields import ALERTS_DS_UID, PROMETHEUS_DS_UID, SIGNALS_DS_UID
 from yujing.records import LEVELS
 
 GENERATED = generate.GENERATED_DIR
@@ -80,7 +80,7 @@ def test_situation_dashboard_has_what_the_duty_room_needs() -> None:
     assert {"platform", "district", "signal", "incident_base"} <= set(variables)
     panels = list(validate.iter_panels(board))
     sources = {(p.get("datasource") or {}).get("uid") for p in panels if p["type"] != "row"}
-    assert sources == {POSTS_DS_UID, ALERTS_DS_UID}
+    assert sources == {SIGNALS_DS_UID, ALERTS_DS_UID}  # no data source with post texts
     assert {p["type"] for p in panels} >= {"stat", "timeseries", "bargauge", "piechart", "table"}
     text = json.dumps(board, ensure_ascii=False)
     for level in LEVELS:
@@ -113,14 +113,14 @@ def test_validation_catches_a_missing_field_metric_and_label() -> None:
     table["targets"][0]["query"] = "platfrom:$platform"
     board["annotations"]["list"][0]["textField"] = "summary"
     bars = next(p for p in validate.iter_panels(board) if p["type"] == "bargauge")
-    bars["targets"][0]["bucketAggs"][0]["field"] = "rule_text"
+    bars["targets"][0]["bucketAggs"][0]["field"] = "explanation_text"
     bars["targets"][0]["metrics"][0]["field"] = "platform"
     districts = next(p for p in validate.iter_panels(board) if p["type"] == "piechart")
-    districts["targets"][0]["bucketAggs"][0]["field"] = "text"
+    districts["targets"][0]["bucketAggs"][0]["field"] = "text"  # post panels read the text-free copies
     found = validate.problems(board)
-    assert any("no field 'rule_text'" in line for line in found)
+    assert any("terms on 'explanation_text' of type text" in line for line in found)
     assert any("max on 'platform' of type keyword" in line for line in found)
-    assert any("terms on 'text' of type text" in line for line in found)
+    assert any("no field 'text'" in line for line in found)
     assert any("no field 'platfrom'" in line for line in found)
     assert any("no field 'summary'" in line for line in found)
 

@@ -152,5 +152,5 @@ def test_item_level_429_is_retried_then_raises_backpressure(stub: _Stub) -> None
     with pytest.raises(BackpressureError) as err:
         store.index_posts(posts())
     assert stub.bulk_calls == 3 and slept == [0.2, 0.4]
-    assert "12 of 12 documents refused with 429" in str(err.value)
+    assert "24 of 24 documents refused with 429" in str(err.value)  # each post and its text-free copy
     store.close()
