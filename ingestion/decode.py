@@ -129,8 +129,8 @@ def post_from_obj(obj: Any, opts: DecodeOptions) -> Post:
     )
 
 
-# Metadata a post may carry: what a complaint form may send (the case's office, district, ...) and the
-# decoder's own flag. Anything else (a caller's name or phone number) would be stored unpseudonymised.
+# Metadata a post may carry besides the decoder's own ``truncated`` flag: what a complaint form may send (the
+# case's office, district, ...). Anything else (a caller's name or phone number) would be stored unpseudonymised.
 EXTRA_KEYS = ("case", "office", "district", "channel", "category", "platform")
 
 

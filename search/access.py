@@ -50,6 +50,10 @@ CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
 CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
   BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TRIGGER IF NOT EXISTS meta_no_update BEFORE UPDATE ON meta
+  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS meta_no_delete BEFORE DELETE ON meta
+  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TABLE IF NOT EXISTS saved (
   id INTEGER PRIMARY KEY, user TEXT NOT NULL, name TEXT NOT NULL, params TEXT NOT NULL, created TEXT NOT NULL,
   kind TEXT NOT NULL DEFAULT 'posts', UNIQUE (user, name));

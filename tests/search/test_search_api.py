@@ -237,6 +237,8 @@ def test_a_keyed_chain_cannot_be_recomputed_without_the_key(tmp_path: Path) -> N
     for i in range(3):
         access.audit(Principal("li", "analyst"), "search", {"q": f"q{i}"}, i, NOW)
     assert access.verify() == [] and access.keyed_from() == 1
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        access._db.execute("DELETE FROM meta")  # the keyed-from marker is as append-only as the rows
     rows = access._db.execute("SELECT seq,ts,user,role,action,query,results FROM audit ORDER BY seq").fetchall()
     access.close()
     prev, forged = "0" * 64, []
