@@ -218,10 +218,13 @@ class AccessStore:
         assert self._key is not None
         return hmac.new(self._key, f"keyed from {seq}".encode(), hashlib.sha256).hexdigest()
 
-    def _keyed_from(self, db: sqlite3.Connection) -> int | None:
-        """The first keyed row's seq as ``meta`` records it (None: the chain is not keyed)."""
+    def _marker(self, db: sqlite3.Connection) -> tuple[int, str] | None:
+        """(first keyed row's seq, its tag) as ``meta`` records them (None: the chain is not keyed)."""
         row = db.execute("SELECT value FROM meta WHERE name = 'keyed_from'").fetchone()
-        return int(json.loads(row[0])["seq"]) if row else None
+        if row is None:
+            return None
+        marker = json.loads(row[0])
+        return int(marker["seq"]), str(marker["tag"])
 
     def audit(self, who: Principal, action: str, query: dict[str, Any], results: int, now: datetime) -> None:
         q = json.dumps(query, ensure_ascii=False, sort_keys=True, default=str)
@@ -229,11 +232,11 @@ class AccessStore:
         with self._tx() as db:
             last = db.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
             seq, prev = (last[0] + 1, last[1]) if last else (1, _GENESIS)
-            keyed_from = self._keyed_from(db)
-            if self._key is None and keyed_from is not None:
+            keyed = self._marker(db) is not None
+            if self._key is None and keyed:
                 raise InputError("audit_key", f"{self.path}: this audit log is keyed; open it with the key "
                                               "(yujing.search.api.open_access(settings))")
-            if self._key is not None and keyed_from is None:
+            if self._key is not None and not keyed:
                 db.execute("INSERT INTO meta VALUES ('keyed_from', ?)",
                            (json.dumps({"seq": seq, "tag": self._keyed_from_tag(seq)}),))
             h = row_hash(prev, ts, who.user, who.role, action, q, results, self._key)
@@ -257,16 +260,17 @@ class AccessStore:
         elsewhere, whose rows must still be there with the same hash."""
         problems = []
         keyed_from = None
-        row = self._db.execute("SELECT value FROM meta WHERE name = 'keyed_from'").fetchone()
-        if row is not None:
-            marker = json.loads(row[0])
-            keyed_from = int(marker["seq"])
+        marker = self._marker(self._db)
+        if marker is not None:
+            keyed_from, tag = marker
             if self._key is None:
                 problems.append("the chain is keyed: verify it with the key (yujing search-audit --verify)")
                 return problems
-            if not hmac.compare_digest(str(marker["tag"]), self._keyed_from_tag(keyed_from)):
+            if not hmac.compare_digest(tag, self._keyed_from_tag(keyed_from)):
                 problems.append(f"the keyed-from marker (row {keyed_from}) was not written with this key")
-        hashes: dict[int, str] = {}
+        anchors = list(anchors)
+        named = {seq for seq, _ in anchors}
+        hashes: dict[int, str] = {}  # of the rows anchors name
         prev = _GENESIS
         expected_seq = None
         for seq, ts, user, role, action, query, results, p, h in self._db.execute(
@@ -279,7 +283,8 @@ class AccessStore:
             key = self._key if keyed_from is not None and seq >= keyed_from else None
             if not hmac.compare_digest(row_hash(p, ts, user, role, action, query, results, key), h):
                 problems.append(f"row {seq}: contents changed after it was written")
-            hashes[seq] = h
+            if seq in named:
+                hashes[seq] = h
             prev = h
         for seq, h in anchors:
             if seq not in hashes:
@@ -290,7 +295,11 @@ class AccessStore:
 
     def keyed_from(self) -> int | None:
         """The first row chained under the key (None: not keyed); earlier rows predate keying."""
-        return self._keyed_from(self._db)
+        marker = self._marker(self._db)
+        return marker[0] if marker else None
+
+    def audit_count(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM audit").fetchone()[0])
 
     # ---- saved searches ------------------------------------------------------------------------
     def save_search(self, user: str, name: str, params: dict[str, Any], now: datetime, kind: str = "posts",
