@@ -43,6 +43,14 @@ def _add_train(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "holding out --real-dev of it (by group) for dev",
     )
     p.add_argument(
+        "--real-labels",
+        type=Path,
+        metavar="FILE",
+        help="with --extra-real: take the train split from this labels file instead of models/data/real_labels.jsonl "
+        "(same format, see models/data/REAL_LABELS.md): a subset of the committed labels, or an office's own "
+        "annotations of texts in the shared data folder",
+    )
+    p.add_argument(
         "--real-dev",
         type=float,
         default=0.3,
@@ -159,11 +167,23 @@ def load_real(shared_dir: Path) -> list[Any]:
     ]
 
 
-def load_real_train(shared_dir: Path) -> list[Any]:
-    """The annotated real train split (ids + labels in the repo, texts read from ``shared_dir``)."""
-    from yujing.models.datagen.real import load_real_train as load
+def load_real_train(shared_dir: Path, labels_file: Path | None = None) -> list[Any]:
+    """The annotated real train split (ids + labels in the repo, or in ``labels_file``; texts read from
+    ``shared_dir``)."""
+    from yujing.models.datagen.real import LABELS_FILE, load_real, read_labels
 
-    return load(shared_dir)
+    if labels_file is None or labels_file.resolve() == LABELS_FILE.resolve():
+        return load_real(shared_dir, "train")
+    held = {(x.source, x.id) for x in read_labels() if x.split == "eval"}
+    leaked = [x for x in read_labels(labels_file) if x.split == "train" and (x.source, x.id) in held]
+    if leaked:
+        raise InputError(
+            "eval_text_in_train",
+            f"{labels_file}: {len(leaked)} train rows (first: {leaked[0].source} id {leaked[0].id}) are texts of the "
+            "committed real eval split (models/data/real_labels.jsonl); training on them would inflate "
+            "`yujing eval --real`; mark them split=eval or drop them",
+        )
+    return load_real(shared_dir, "train", labels_file)
 
 
 def extra_examples(args: argparse.Namespace) -> tuple[list[Any], list[Any], list[dict[str, Any]]]:
@@ -174,14 +194,20 @@ def extra_examples(args: argparse.Namespace) -> tuple[list[Any], list[Any], list
     train: list[Any] = []
     dev: list[Any] = []
     sources: list[dict[str, Any]] = []
+    if args.real_labels and not args.extra_real:
+        raise InputError("bad_option", "--real-labels: the labels file is read with --extra-real DATA_DIR; add it")
     if args.extra_real:
         repeat = args.real_repeat
         if repeat < 1:
             raise InputError("bad_option", f"--real-repeat must be 1 or more, got {repeat}")
-        real_train, real_dev = hold_out(load_real_train(args.extra_real), args.real_dev)
+        real_train, real_dev = hold_out(load_real_train(args.extra_real, args.real_labels), args.real_dev)
         train += real_train * repeat
         dev += real_dev
-        what = "annotated real texts: train split of models/data/real_labels.jsonl (texts from the shared data folder)"
+        labels = (
+            f"{args.real_labels} (sha256 {file_digest(args.real_labels)})"
+            if args.real_labels else "models/data/real_labels.jsonl"
+        )
+        what = f"annotated real texts: train split of {labels} (texts from the shared data folder)"
         for split, part, times in (("train", real_train, repeat), ("dev", real_dev, 1)):
             name = "real_labels:train" + (f" (each text {times} times)" if times > 1 else "")
             sources.append({"name": name, "added_to": split, "source": what, **describe(part)})

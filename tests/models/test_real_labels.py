@@ -383,7 +383,7 @@ def test_real_repeat_oversamples_the_real_training_texts_only(monkeypatch: pytes
     from yujing.models.dataset import Example, hold_out
 
     real = [Example(f"r{i}", f"真实文本{i}", (i % 2, 0, 0), group=f"g{i}") for i in range(40)]
-    monkeypatch.setattr(cli, "load_real_train", lambda _d: real)
+    monkeypatch.setattr(cli, "load_real_train", lambda _d, _f: real)
     parser = argparse.ArgumentParser()
     cli.register(parser.add_subparsers())
     args = parser.parse_args(["train", "--extra-real", "/x", "--real-repeat", "3"])
@@ -395,3 +395,34 @@ def test_real_repeat_oversamples_the_real_training_texts_only(monkeypatch: pytes
     args.real_repeat = 0
     with pytest.raises(InputError, match="--real-repeat must be 1 or more"):
         cli.extra_examples(args)
+
+
+def test_real_labels_picks_the_file_whose_train_split_is_added(data_dir: Path, labels: Path, tmp_path: Path) -> None:
+    import argparse
+
+    from yujing.errors import InputError
+    from yujing.models import cli
+
+    subset = write_labels(tmp_path / "subset.jsonl", [row(FINNSP, "f2", (0, 0, 0), "train", group="g1"),
+                                                      row(BDCI, "b1", (0, 0, 1), "train", group="g2")])
+    parser = argparse.ArgumentParser()
+    cli.register(parser.add_subparsers())
+    args = parser.parse_args(["train", "--extra-real", str(data_dir), "--real-labels", str(subset),
+                              "--real-dev", "0.5"])
+    train, dev, sources = cli.extra_examples(args)
+    assert sorted(e.id for e in train + dev) == ["real:b1", "real:f2"]  # b1 is eval in the committed labels
+    assert all(str(subset) in s["source"] and "sha256" in s["source"] for s in sources)
+    args = parser.parse_args(["train", "--real-labels", str(subset)])
+    with pytest.raises(InputError, match=r"--real-labels: .* --extra-real"):
+        cli.extra_examples(args)
+
+
+def test_real_labels_refuses_a_committed_eval_text_in_train(tmp_path: Path) -> None:
+    from yujing.errors import InputError
+    from yujing.models import cli
+    from yujing.models.datagen.real import read_labels
+
+    first = next(x for x in read_labels() if x.split == "eval")
+    leaky = write_labels(tmp_path / "leaky.jsonl", [row(first.source, first.id, (0, 0, 0), "train")])
+    with pytest.raises(InputError, match=f"leaky.jsonl: 1 train rows .*{first.id}.* committed real eval split"):
+        cli.load_real_train(tmp_path, leaky)
