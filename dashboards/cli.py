@@ -1,7 +1,8 @@
-"""``yujing grafana generate`` and ``yujing grafana push``.
+"""``yujing grafana generate``, ``yujing grafana push`` and ``yujing grafana backfill``.
 
 yujing grafana generate [--out DIR] [--check]
 yujing grafana push --url http://localhost:3000 [--token T] [--incident-base URL] [--json]
+yujing grafana backfill [--store URL] [--since T] [--until T] [--page N] [--json]
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import dataclasses
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 from yujing.dashboards import generate, validate
@@ -37,6 +39,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                     help="base URL of the incident view links (default $YUJING_PUBLIC_URL)")  # fmt: skip
     up.add_argument("--json", action="store_true", help="machine-readable output")
     up.set_defaults(func=_push)
+
+    fill = commands.add_parser(
+        "backfill",
+        help="fill Grafana's text-free signals index from the posts a server store already holds (idempotent)",
+        description="For a deployment that indexed posts before the signals index existed: copies every post of "
+        "yujing-posts, without its text, author, link or metadata, into yujing-signals (same id, so it is safe to "
+        "re-run or to run while the indexer writes). Progress goes to stderr.",
+    )
+    fill.add_argument("--store", help="server store URL (default: the configured store, $YUJING_STORE)")
+    fill.add_argument("--since", help="only posts at or after this time, ISO 8601 with offset (resume a run)")
+    fill.add_argument("--until", help="only posts before this time, e.g. the upgrade's")
+    fill.add_argument("--page", type=int, default=500, help="posts per request (default: %(default)s)")
+    fill.add_argument("--json", action="store_true", help="machine-readable summary on stdout")
+    fill.set_defaults(func=_backfill)
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -65,4 +81,44 @@ def _push(args: argparse.Namespace) -> int:
     else:
         for p in pushed:
             print(f"{p.title}: version {p.version} at {args.url.rstrip('/')}{p.url}")
+    return 0
+
+
+def _backfill(args: argparse.Namespace) -> int:
+    from yujing.errors import ConfigError, InputError
+    from yujing.search.filters import check_window, parse_time
+    from yujing.search.open import open_store
+    from yujing.search.server_store import ServerStore
+    from yujing.settings import Settings
+
+    if args.page < 1:
+        raise InputError("bad_option", f"--page must be 1 or more, got {args.page}")
+    since = parse_time(args.since) if args.since else None
+    until = parse_time(args.until) if args.until else None
+    check_window(since, until)
+    url = args.store or Settings().store_url
+    store = open_store(url)
+    if not isinstance(store, ServerStore):
+        store.close()
+        raise ConfigError("--store", "url", "the embedded store has no signals index (Grafana reads a server store); "
+                          "pass the cluster's URL, e.g. --store opensearch://127.0.0.1:9200")
+    started = last = time.monotonic()
+
+    def progress(done: int, total: int) -> None:
+        nonlocal last
+        now = time.monotonic()
+        if now - last >= 2.0 or done == total:
+            last = now
+            print(f"backfill: {done:,} of {total:,} posts ({100 * done // max(total, 1)} %)", file=sys.stderr)
+
+    try:
+        written = store.backfill_signals(since=since, until=until, page=args.page, progress=progress)
+    finally:
+        store.close()
+    seconds = round(time.monotonic() - started, 1)
+    if args.json:
+        print(json.dumps({"store": store.options.redacted(), "written": written, "seconds": seconds}))
+    else:
+        print(f"{written:,} posts copied into yujing-signals at {store.options.redacted()} in {seconds} s"
+              + ("" if written else " (the posts index is empty or has no posts in that window)"))
     return 0

@@ -8,13 +8,13 @@ aligned to the epoch with empty buckets left out.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from yujing.search import docs
 from yujing.search.filters import AlertQuery, sort_fields
 from yujing.search.highlight import highlight
-from yujing.search.mapping import FACET_FIELDS, FACET_SIZE
+from yujing.search.mapping import FACET_FIELDS, FACET_SIZE, SIGNAL_FIELDS
 from yujing.search.query import Node, compile_dsl, terms
 from yujing.search.store import Hit, SearchQuery, SearchResult
 
@@ -26,6 +26,24 @@ def _time_range(since: Any, until: Any) -> dict[str, Any] | None:
     if until is not None:
         bounds["lt"] = docs.ts_ms(until)
     return {"range": {"ts": {**bounds, "format": "epoch_millis"}}} if bounds else None
+
+
+def signals_page_body(since: Any = None, until: Any = None, size: int = 500,
+                      after: Sequence[Any] | None = None) -> dict[str, Any]:
+    """One page of the posts index as the signals index holds it (``yujing grafana backfill``): oldest first, ties
+    by id, ``search_after`` the previous page's last sort values, and only the fields Grafana may see, so no text,
+    author or link leaves the posts index."""
+    time = _time_range(since, until)
+    body: dict[str, Any] = {
+        "query": {"bool": {"filter": [time] if time else []}},
+        "size": size,
+        "track_total_hits": True,
+        "sort": [{"ts": {"order": "asc"}}, {"id": {"order": "asc"}}],
+        "_source": {"includes": [*SIGNAL_FIELDS, "scores"]},
+    }
+    if after is not None:
+        body["search_after"] = list(after)
+    return body
 
 
 def post_filters(query: SearchQuery) -> list[dict[str, Any]]:

@@ -12,13 +12,15 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
+from datetime import datetime
+from functools import partial
 from typing import Any
 
 from yujing.errors import BackpressureError, StoreError
 from yujing.records import Alert, ScoredPost
 from yujing.registry import Registry
 from yujing.search import docs
-from yujing.search.dsl import alert_body, search_body, search_result
+from yujing.search.dsl import alert_body, search_body, search_result, signals_page_body
 from yujing.search.filters import AlertQuery, check, check_alerts
 from yujing.search.mapping import (
     ALERTS_ALIAS,
@@ -150,6 +152,35 @@ class ServerStore:
             raise StoreError(f"{self.options.redacted()}: {len(failed)} documents rejected: {'; '.join(failed[:3])}",
                              retryable=False)
         return retry
+
+    def backfill_signals(self, *, since: datetime | None = None, until: datetime | None = None, page: int = 500,
+                         progress: Callable[[int, int], None] | None = None) -> int:
+        """Write the text-free copy of every post already in the posts index (``since`` inclusive, ``until``
+        exclusive) into the signals index, oldest first, ``page`` posts per bulk request; returns how many.
+
+        For deployments that indexed posts before the signals index existed. Only the fields Grafana may see are
+        read (no text, author or link leaves the posts index), and each copy keeps its post's id, so a re-run, a
+        run that overlaps live indexing or one resumed with ``since`` after an interruption writes no duplicate.
+        ``progress(done, total)`` is called after every page."""
+        if page < 1:
+            raise ValueError(f"page: expected 1 or more posts per request, got {page}")
+        written, after, total = 0, None, 0
+        while True:
+            response = self._read(f"/{POSTS_ALIAS}/_search", signals_page_body(since, until, page, after))
+            hits = response["hits"]["hits"] if response else []
+            if not hits:
+                return written
+            if not written:
+                found = response["hits"]["total"]
+                total = int(found["value"] if isinstance(found, dict) else found)
+            items = [(SIGNALS_ALIAS, str(h["_id"]), docs.signal_doc(h["_source"])) for h in hits]
+            self._guarded(partial(self._bulk, items))
+            written += len(items)
+            after = hits[-1]["sort"]
+            if progress is not None:
+                progress(written, max(total, written))
+            if len(hits) < page:
+                return written
 
     def refresh(self) -> None:
         """Make everything written so far searchable now (tests, one-off imports)."""

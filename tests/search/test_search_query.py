@@ -73,3 +73,21 @@ def test_highlight_snippet_is_bounded() -> None:
     out = highlight(text, [("提现",)], width=60)
     assert out.startswith("…") and out.endswith("…") and "<em>提现</em>" in out
     assert len(out) < 90
+
+
+def test_signals_page_body_reads_only_what_grafana_may_see_oldest_first() -> None:
+    from datetime import UTC, datetime
+
+    from yujing.search.dsl import signals_page_body
+    from yujing.search.mapping import SIGNAL_FIELDS
+
+    first = signals_page_body(size=3)
+    assert first["sort"] == [{"ts": {"order": "asc"}}, {"id": {"order": "asc"}}] and first["size"] == 3
+    assert "search_after" not in first and first["query"] == {"bool": {"filter": []}}
+    read = set(first["_source"]["includes"])
+    assert read == {*SIGNAL_FIELDS, "scores"} and not read & {"text", "text_seg", "author", "url", "extra"}
+    since = datetime(2026, 11, 21, tzinfo=UTC)
+    later = signals_page_body(since, None, 3, (1763683200000, "p12"))
+    assert later["search_after"] == [1763683200000, "p12"]
+    assert later["query"]["bool"]["filter"] == [
+        {"range": {"ts": {"gte": int(since.timestamp() * 1000), "format": "epoch_millis"}}}]
