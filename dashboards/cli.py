@@ -104,12 +104,13 @@ def _backfill(args: argparse.Namespace) -> int:
                           "pass the cluster's URL, e.g. --store opensearch://127.0.0.1:9200")
     started = last = time.monotonic()
 
-    def progress(done: int, total: int) -> None:
+    def progress(done: int, total: int, last_ts: str) -> None:
         nonlocal last
         now = time.monotonic()
         if now - last >= 2.0 or done == total:
             last = now
-            print(f"backfill: {done:,} of {total:,} posts ({100 * done // max(total, 1)} %)", file=sys.stderr)
+            print(f"backfill: {done:,} of {total:,} posts ({100 * done // max(total, 1)} %), up to {last_ts} "
+                  "(to resume: --since that time)", file=sys.stderr)
 
     try:
         written = store.backfill_signals(since=since, until=until, page=args.page, progress=progress)

@@ -154,14 +154,15 @@ class ServerStore:
         return retry
 
     def backfill_signals(self, *, since: datetime | None = None, until: datetime | None = None, page: int = 500,
-                         progress: Callable[[int, int], None] | None = None) -> int:
+                         progress: Callable[[int, int, str], None] | None = None) -> int:
         """Write the text-free copy of every post already in the posts index (``since`` inclusive, ``until``
         exclusive) into the signals index, oldest first, ``page`` posts per bulk request; returns how many.
 
         For deployments that indexed posts before the signals index existed. Only the fields Grafana may see are
         read (no text, author or link leaves the posts index), and each copy keeps its post's id, so a re-run, a
         run that overlaps live indexing or one resumed with ``since`` after an interruption writes no duplicate.
-        ``progress(done, total)`` is called after every page."""
+        ``progress(done, total, last_ts)`` is called after every page; ``last_ts`` (the last copied post's time) is
+        where a resumed run may start."""
         if page < 1:
             raise ValueError(f"page: expected 1 or more posts per request, got {page}")
         written, after, total = 0, None, 0
@@ -178,7 +179,7 @@ class ServerStore:
             written += len(items)
             after = hits[-1]["sort"]
             if progress is not None:
-                progress(written, max(total, written))
+                progress(written, max(total, written), str(hits[-1]["_source"]["ts"]))
             if len(hits) < page:
                 return written
 

@@ -128,7 +128,7 @@ def test_backfill_fills_the_signals_index_of_a_deployment_that_predates_it(
             assert main(["grafana", "backfill", "--store", url, "--page", "5", "--json"]) == 0
             out, err = capsys.readouterr()
             assert json.loads(out)["written"] == len(corpus)
-            assert "backfill: 13 of 13 posts (100 %)" in err
+            assert f"backfill: 13 of 13 posts (100 %), up to {december.post.ts.isoformat()}" in err
             copied = signals()
             assert sorted(copied) == sorted(p.id for p in corpus)
             assert copied["p13"]["index"] == "yujing-signals-2026.12"
