@@ -92,6 +92,74 @@ def test_bad_input_is_dead_lettered_not_lost(tmp_path: Path, capsys: pytest.Capt
     assert [d["origin"] for d in letters] == [f"{src}:2", f"{src}:3", f"{src}:4"]
 
 
+def test_dead_letters_can_be_fixed_and_re_sent(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`deadletters --raw` gives the rejected lines (authors already pseudonymised) as a file to fix and ingest
+    again; the fixed posts keep the pseudonyms the dead letters showed."""
+    from yujing.app import open_bus
+    from yujing.ingestion.bus import RAW_POSTS
+
+    src = tmp_path / "batch.jsonl"
+    rows = [
+        {"id": "ok", "text": "鑫盛贷提现不到账", "ts": "2016-09-04T10:00:00+08:00", "author": "王五"},
+        {"id": "empty", "text": "<p></p>", "ts": "2016-09-04T10:05:00+08:00", "author": "张三"},
+        {"id": "naive", "text": "汇融宝还能提现吗", "ts": "2016-09-04T10:10:00", "author": "李四"},
+    ]
+    src.write_text("\n".join([*(json.dumps(r, ensure_ascii=False) for r in rows), "not json"]) + "\n",
+                   encoding="utf-8")
+    bus = f"sqlite:///{tmp_path / 'bus.db'}"
+    assert main(["ingest", str(src), "--bus", bus]) == 0
+    assert "3 lines dead-lettered" in capsys.readouterr().err
+    assert main(["deadletters", "--bus", bus, "--raw"]) == 0
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    assert len(lines) == 3 and "3 dead letters" in err
+    assert "张三" not in out and "李四" not in out and lines[2] == "not json"
+    shown = {json.loads(line)["id"]: json.loads(line)["author"] for line in lines[:2]}
+    fixed = [lines[0].replace("<p></p>", "汇融宝的钱取不出来了"), lines[1].replace("T10:10:00", "T10:10:00+08:00"),
+             lines[2]]
+    (tmp_path / "fix.jsonl").write_text("\n".join(fixed) + "\n", encoding="utf-8")
+    assert main(["ingest", str(tmp_path / "fix.jsonl"), "--bus", bus]) == 0
+    assert "1 lines dead-lettered" in capsys.readouterr().err
+    b = open_bus(bus)
+    try:
+        posts = {p["id"]: p for p in (json.loads(m.value) for m in b.read_all(RAW_POSTS))}
+    finally:
+        b.close()
+    assert sorted(posts) == ["empty", "naive", "ok"]
+    assert {i: posts[i]["author"] for i in shown} == shown and shown["empty"] != shown["naive"]
+    assert posts["naive"]["ts"].endswith("+08:00") and posts["empty"]["text"] == "汇融宝的钱取不出来了"
+
+
+def test_raw_dead_letters_leave_out_later_stages_records(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from yujing.app import open_bus
+    from yujing.pipeline import produce_dead_letters
+    from yujing.records import DeadLetter
+
+    bus_url = f"sqlite:///{tmp_path / 'bus.db'}"
+    bus = open_bus(bus_url)
+    try:
+        produce_dead_letters(bus, [DeadLetter("kafka:raw.posts/0@1", "missing ts", '{"text": "提现难"}', "score"),
+                                   DeadLetter("kafka:scored.posts/0@4", "undecodable", '{"post": {}}', "index")])
+    finally:
+        bus.close()
+    assert main(["deadletters", "--bus", bus_url, "--raw"]) == 0
+    out, err = capsys.readouterr()
+    assert out == '{"text": "提现难"}\n'
+    assert "kafka:scored.posts/0@4 (index stage) holds a Yujing record, not input" in err
+    assert "1 dead letters (1 records of later stages skipped)" in err
+
+
+def test_a_dead_letter_over_several_lines_is_re_sent_as_one() -> None:
+    from yujing.cli import _one_line
+    from yujing.records import DeadLetter
+
+    pretty = DeadLetter("kafka:raw.posts/0@7", "bad ts", '{\n  "id": "a",\n  "text": "提现难"\n}', "score")
+    assert _one_line(pretty) == '{"id": "a", "text": "提现难"}'
+    broken = DeadLetter("kafka:raw.posts/0@8", "bad json", '{"id": "b",\n"text": "提现', "score")
+    assert _one_line(broken) == '{"id": "b", "text": "提现'
+    assert _one_line(DeadLetter("f.jsonl:3", "bad json", "not json")) == "not json"
+
+
 def _big_stream(path: Path, copies: int) -> int:
     lines = (DEMO / "stream.jsonl").read_text(encoding="utf-8").splitlines()
     with path.open("w", encoding="utf-8") as fh:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from yujing.errors import YujingError
-from yujing.records import AGENCY_ZH, Alert, AlertStatus, Scores
+from yujing.records import AGENCY_ZH, Alert, AlertStatus, DeadLetter, Scores
 
 if TYPE_CHECKING:
     from yujing.models.scorer import Scorer
@@ -212,10 +212,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+# stages whose dead letters hold what a producer sent (a line, an HTTP intake item, a raw-topic record), so
+# `yujing ingest` can take them again once fixed; later stages' (index, deliver) hold Yujing's own records
+INPUT_STAGES = ("ingest", "score")
+
+
+def _one_line(letter: DeadLetter) -> str:
+    """A dead letter's input as one JSON Lines line, to fix and re-send with ``yujing ingest``: a record that arrived
+    pretty-printed over several lines is compacted; anything else keeps its text, its line breaks as spaces."""
+    if "\n" not in letter.raw and "\r" not in letter.raw:
+        return letter.raw
+    try:
+        return json.dumps(json.loads(letter.raw), ensure_ascii=False)
+    except (ValueError, RecursionError):
+        return " ".join(letter.raw.splitlines())
+
+
 def cmd_deadletters(args: argparse.Namespace) -> int:
     from yujing.app import open_bus
     from yujing.ingestion.bus import DEAD_LETTERS
-    from yujing.records import DeadLetter
 
     settings = _settings()
     bus = open_bus(args.bus or settings.bus_url)
@@ -223,7 +238,7 @@ def cmd_deadletters(args: argparse.Namespace) -> int:
         records = bus.read_all(DEAD_LETTERS)  # all of them, without joining a consumer group
     finally:
         bus.close()
-    shown = unreadable = 0
+    shown = unreadable = internal = 0
     for m in records:
         try:
             letter = DeadLetter.from_dict(json.loads(m.value))
@@ -231,12 +246,21 @@ def cmd_deadletters(args: argparse.Namespace) -> int:
             unreadable += 1
             print(f"yujing deadletters: record {m.origin} is not a dead letter; skipped", file=sys.stderr)
             continue
+        if args.raw and letter.stage not in INPUT_STAGES:
+            internal += 1
+            print(f"yujing deadletters: {letter.origin} ({letter.stage} stage) holds a Yujing record, not input; "
+                  "left out of --raw (see --json)", file=sys.stderr)
+            continue
         shown += 1
-        print(json.dumps(letter.to_dict(), ensure_ascii=False) if args.json
-              else f"{letter.origin}  [{letter.stage}] {letter.reason}")
+        if args.raw:
+            print(_one_line(letter))
+        else:
+            print(json.dumps(letter.to_dict(), ensure_ascii=False) if args.json
+                  else f"{letter.origin}  [{letter.stage}] {letter.reason}")
     if not args.json:
-        print(f"{shown} dead letters" + (f" ({unreadable} unreadable records skipped)" if unreadable else ""),
-              file=sys.stderr)
+        skipped = [f"{unreadable} unreadable records"] if unreadable else []
+        skipped += [f"{internal} records of later stages"] if internal else []
+        print(f"{shown} dead letters" + (f" ({' and '.join(skipped)} skipped)" if skipped else ""), file=sys.stderr)
     return 0
 
 
@@ -282,9 +306,17 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p, model=True)
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("deadletters", help="list dead-lettered input with origin and reason")
+    p = sub.add_parser("deadletters", help="list dead-lettered input with origin and reason",
+                       description="Every input that could not be processed. To fix and re-send: `yujing deadletters "
+                       "--raw > fix.jsonl`, correct the lines (the reasons are in the plain listing, in the same "
+                       "order), then `yujing ingest fix.jsonl`. Authors in the lines are already pseudonymised and "
+                       "stay the same pseudonyms when re-ingested.")
     p.add_argument("--bus")
-    p.add_argument("--json", action="store_true")
+    output = p.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true",
+                        help="one JSON object per dead letter (origin, reason, raw, stage)")
+    output.add_argument("--raw", action="store_true",
+                        help="only each dead letter's input, one line each: a JSON Lines file to fix and re-ingest")
     p.set_defaults(func=cmd_deadletters)
 
     from yujing.demo.cli import register as register_demo
