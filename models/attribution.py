@@ -236,3 +236,46 @@ class PlatformMatcher:
 
     def platforms_many(self, texts: Iterable[str]) -> list[tuple[str, ...]]:
         return [self.platforms(t) for t in texts]
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A registry name the matcher will read badly: ``kind`` is ``shared``, ``one_char`` or ``common_word``."""
+
+    kind: str
+    surface: str
+    platforms: tuple[str, ...]
+    advice: str
+
+
+def registry_findings(registry: Registry) -> list[Finding]:
+    """Names and aliases that will attribute posts wrongly, with what to do about each (``yujing registry check``).
+
+    - ``shared``: a surface two platforms list names both, so every post using it counts for both.
+    - ``one_char``: a one-character name stands inside ordinary words everywhere.
+    - ``common_word``: a name that jieba's base dictionary holds as one ordinary word (聚宝盆, 金融街, 零花钱). On the
+      5,085 real platform names of the shared data, 44 are such words and 30 of their 78 mentions in 4,500 real
+      posts were the ordinary word (ATTRIBUTION_GOLD.md), against 8 % false mentions over all names.
+    """
+    owners: dict[str, list[str]] = {}
+    shown: dict[str, str] = {}
+    for platform in registry:
+        for name in platform.names:
+            folded = _fold(name)
+            shown.setdefault(folded, name)
+            if platform.name not in owners.setdefault(folded, []):
+                owners[folded].append(platform.name)
+    out: list[Finding] = []
+    for folded, names in owners.items():
+        surface, platforms = shown[folded], tuple(names)
+        if len(platforms) > 1:
+            out.append(Finding("shared", surface, platforms, "names all of these platforms, so every post using it "
+                               "counts for each; keep it on one, or drop it if people use it for several"))
+        if len(surface) == 1:
+            out.append(Finding("one_char", surface, platforms, "one character stands inside ordinary words; "
+                               "remove it and list the names people write in full"))
+        elif not surface.isascii() and len(list(rjieba.cut(surface, False))) == 1:
+            out.append(Finding("common_word", surface, platforms, "is also an ordinary word, so posts using the word "
+                               "are attributed to the platform; list a longer name people use for it (e.g. with "
+                               "理财, 金服 or 平台) and drop the bare word if the platform is rarely called that"))
+    return out

@@ -21,6 +21,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("models", help="list the scoring models (yujing score --model NAME)")
     p.add_argument("--json", action="store_true", help="one JSON object per model")
     p.set_defaults(func=cmd_models)
+    p = sub.add_parser("registry", help="check the platform registry (一户一档): counts, and names attribution will "
+                       "misread (shared, one character, ordinary words)")
+    p.add_argument("action", choices=("check",))
+    p.add_argument("file", nargs="?", type=Path,
+                   help="registry YAML or CSV (default: the configured registry, $YUJING_REGISTRY)")
+    p.add_argument("--json", action="store_true", help="one JSON object: counts and findings")
+    p.set_defaults(func=cmd_registry)
 
 
 def _add_train(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -383,4 +390,50 @@ def cmd_models(args: argparse.Namespace) -> int:
             )
         else:
             print(f"{m.name:24} {m.kind}\n{'':24} {m.summary}  [{m.path}]")
+    return 0
+
+
+def registry_report(path: Path) -> dict[str, Any]:
+    """Counts by kind, status and district, and the names attribution will misread (``registry_findings``)."""
+    from collections import Counter
+
+    from yujing.models.attribution import registry_findings
+    from yujing.registry import load_registry
+
+    registry = load_registry(path)
+
+    def counts(values: Sequence[str]) -> dict[str, int]:
+        return dict(Counter(values).most_common())
+
+    return {
+        "source": str(path),
+        "platforms": len(registry),
+        "names": sum(len(p.names) for p in registry),
+        "kinds": counts([p.kind for p in registry]),
+        "statuses": counts([p.status for p in registry]),
+        "districts": counts([p.district or "(none)" for p in registry]),
+        "findings": [{"kind": f.kind, "surface": f.surface, "platforms": list(f.platforms), "advice": f.advice}
+                     for f in registry_findings(registry)],
+    }
+
+
+def cmd_registry(args: argparse.Namespace) -> int:
+    from yujing.settings import Settings
+
+    report = registry_report(args.file or Settings().registry_path)
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+        return 0
+
+    def line(counts: Mapping[str, int], top: int = 10) -> str:
+        shown = ", ".join(f"{k} {v:,}" for k, v in list(counts.items())[:top])
+        return shown + (f", … ({len(counts) - top} more)" if len(counts) > top else "")
+
+    print(f"{report['source']}: {report['platforms']:,} platforms, {report['names']:,} names and aliases")
+    print(f"  kinds: {line(report['kinds'])}\n  statuses: {line(report['statuses'])}")
+    print(f"  districts ({len(report['districts'])}): {line(report['districts'])}")
+    findings = report["findings"]
+    print(f"{len(findings)} names attribution will misread" + (":" if findings else ""))
+    for f in findings:
+        print(f"  {f['kind']:12} {f['surface']} ({', '.join(f['platforms'])}): {f['advice']}")
     return 0

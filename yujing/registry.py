@@ -9,11 +9,20 @@ YAML::
         district: 城东区
         status: operating        # operating | troubled | suspended | collapsed | unknown
 
+or CSV, as an office keeps it in a spreadsheet (UTF-8, or GB18030/GBK as Excel saves it in China), with a header
+row in English or Chinese and aliases separated by ``;``, ``、``, ``|`` or (in a quoted cell) a comma::
+
+    名称,别名,类型,所在区,状态
+    鑫盛贷,鑫盛;XSD,p2p,城东区,运营
+
 Loaded and validated once; every error names ``file:line field`` and what was expected.
 """
 
 from __future__ import annotations
 
+import csv
+import io
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,9 +149,86 @@ def registry_from_entries(entries: Sequence[Any], source: str = "<memory>") -> R
     return Registry(tuple(platforms), source)
 
 
+# CSV headers (English or Chinese) -> field
+CSV_COLUMNS: dict[str, str] = {
+    "name": "name", "名称": "name", "平台名称": "name", "平台": "name",
+    "aliases": "aliases", "别名": "aliases", "简称": "aliases",
+    "kind": "kind", "类型": "kind", "业态": "kind",
+    "district": "district", "所在区": "district", "区县": "district", "辖区": "district", "属地": "district",
+    "status": "status", "状态": "status",
+}  # fmt: skip
+# Chinese values a spreadsheet may hold -> the registry's values (English values are accepted as they are)
+CSV_KINDS = {"网贷": "p2p", "P2P": "p2p", "网络借贷": "p2p", "众筹": "crowdfunding", "股权众筹": "crowdfunding",
+             "支付": "payment", "第三方支付": "payment", "理财": "wealth", "互联网理财": "wealth", "其他": "other"}
+CSV_STATUSES = {"运营": "operating", "正常": "operating", "正常运营": "operating", "风险": "troubled",
+                "问题": "troubled", "异常": "troubled", "停业": "suspended", "暂停": "suspended",
+                "暂停运营": "suspended", "倒闭": "collapsed", "跑路": "collapsed", "清退": "collapsed",
+                "未知": "unknown"}
+_ALIAS_SEPARATORS = re.compile(r"[;；、|,，]")
+
+
+def _read_csv_text(path: Path) -> str:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(str(path), "file", "not found; pass an existing file") from None
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise ConfigError(str(path), "file", "is neither UTF-8 nor GB18030; save it as CSV UTF-8")
+
+
+def csv_entries(path: Path) -> list[dict[str, Any]]:
+    """The rows of a registry CSV as registry entries (``__line__`` = the CSV line); header errors name the
+    column and the headers accepted."""
+    reader = csv.reader(io.StringIO(_read_csv_text(path), newline=""))
+    header = next(reader, None)
+    if not header or not any(cell.strip() for cell in header):
+        raise ConfigError(str(path), "header", "expected a header row, e.g. name,aliases,kind,district,status or "
+                          "名称,别名,类型,所在区,状态", line=1)
+    fields: list[str] = []
+    for cell in header:
+        field_name = CSV_COLUMNS.get(cell.strip()) or CSV_COLUMNS.get(cell.strip().lower())
+        if field_name is None:
+            raise ConfigError(str(path), f"column {cell.strip()!r}", "unknown column; delete it or rename it to one "
+                              f"of {', '.join(CSV_COLUMNS)}", line=1)
+        if field_name in fields:
+            raise ConfigError(str(path), f"column {cell.strip()!r}", f"a second {field_name} column", line=1)
+        fields.append(field_name)
+    if "name" not in fields:
+        raise ConfigError(str(path), "header", "no name column (name, 名称 or 平台名称)", line=1)
+    entries: list[dict[str, Any]] = []
+    for row in reader:
+        line = reader.line_num
+        if not any(cell.strip() for cell in row):
+            continue  # blank lines at the end of a spreadsheet export
+        if len(row) > len(fields):
+            raise ConfigError(str(path), f"row {line}", f"{len(row)} cells for {len(fields)} columns; quote a cell "
+                              "that holds a comma", line=line)
+        entry: dict[str, Any] = {"__line__": line}
+        for field_name, cell in zip(fields, row, strict=False):
+            value = cell.strip()
+            if not value:
+                continue
+            if field_name == "aliases":
+                entry["aliases"] = [a.strip() for a in _ALIAS_SEPARATORS.split(value) if a.strip()]
+            elif field_name == "kind":
+                entry["kind"] = CSV_KINDS.get(value, CSV_KINDS.get(value.upper(), value.lower()))
+            elif field_name == "status":
+                entry["status"] = CSV_STATUSES.get(value, value.lower())
+            else:
+                entry[field_name] = value
+        entries.append(entry)
+    return entries
+
+
 def load_registry(path: Path | str) -> Registry:
-    """Load and validate a registry YAML file."""
+    """Load and validate a registry file: YAML, or CSV when its name ends in ``.csv``."""
     path = Path(path)
+    if path.suffix.lower() == ".csv":
+        return registry_from_entries(csv_entries(path), str(path))
     doc = load_yaml_with_lines(path)
     if not isinstance(doc, dict) or not isinstance(doc.get("platforms"), list):
         raise ConfigError(str(path), "platforms", "expected a top-level 'platforms:' list")

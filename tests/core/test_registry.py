@@ -41,3 +41,48 @@ def test_errors_name_file_line_and_field(tmp_path: Path, body: str, expected: st
 def test_missing_file_says_so(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not found"):
         load_registry(tmp_path / "nope.yaml")
+
+
+def test_a_spreadsheet_registry_loads_from_csv_in_gbk_with_chinese_headers_and_values(tmp_path: Path) -> None:
+    path = tmp_path / "一户一档.csv"
+    rows = ("名称,别名,类型,所在区,状态\r\n鑫盛贷,鑫盛；XSD、鑫盛金服,网贷,城东区,风险\r\n"
+            "汇金宝,,众筹,城西区,正常运营\r\n,,,,\r\n")
+    path.write_bytes(rows.encode("gbk"))  # as Excel saves "CSV" on a Chinese Windows
+    registry = load_registry(path)
+    assert [p.name for p in registry] == ["鑫盛贷", "汇金宝"]
+    first = registry.get("鑫盛贷")
+    assert first is not None and first.aliases == ("鑫盛", "XSD", "鑫盛金服")
+    assert (first.kind, first.district, first.status) == ("p2p", "城东区", "troubled")
+    second = registry.get("汇金宝")
+    assert second is not None and (second.aliases, second.kind, second.status) == ((), "crowdfunding", "operating")
+    english = tmp_path / "registry.csv"
+    english.write_text('\ufeffname,aliases,kind,district,status\n安信通,"安信, AXT",payment,高新区,collapsed\n',
+                       encoding="utf-8")
+    (only,) = load_registry(english)
+    assert only.aliases == ("安信", "AXT") and only.kind == "payment" and only.status == "collapsed"
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("名称,备注\nA,x\n", r"registry.csv:1 column '备注': unknown column; delete it or rename it"),
+        ("kind,district\np2p,城东区\n", r"registry.csv:1 header: no name column"),
+        ("name,name\nA,B\n", r"registry.csv:1 column 'name': a second name column"),
+        ("", r"registry.csv:1 header: expected a header row"),
+        ("name,kind\nA,p2p\nB,bank\n", r"registry.csv:3 platforms\[1\].kind: expected one of"),
+        ("name,kind\nA,p2p\nA,p2p\n", r"registry.csv:3 platforms\[1\].name: duplicate platform 'A'"),
+        ("name,kind\nA,p2p,extra\n", r"registry.csv:2 row 2: 3 cells for 2 columns; quote a cell"),
+    ],
+)
+def test_csv_errors_name_the_line_and_the_column(tmp_path: Path, body: str, expected: str) -> None:
+    path = tmp_path / "registry.csv"
+    path.write_text(body, encoding="utf-8")
+    with pytest.raises(ConfigError, match=expected):
+        load_registry(path)
+
+
+def test_a_csv_in_neither_utf8_nor_gb18030_says_how_to_save_it(tmp_path: Path) -> None:
+    path = tmp_path / "registry.csv"
+    path.write_bytes(b"name\n\xff\xff\n")
+    with pytest.raises(ConfigError, match="neither UTF-8 nor GB18030; save it as CSV UTF-8"):
+        load_registry(path)

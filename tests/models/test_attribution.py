@@ -226,3 +226,42 @@ def test_team_gold_covers_every_prediction_on_the_real_posts() -> None:
     shipped, *_ = (r for r in evaluate(SHARED, settings=["as shipped"]) if r["gold"] == "team")
     assert shipped["unjudged_predictions"] == 0  # else the gold is stale for this registry or matcher
     assert shipped["posts"] == 4500
+
+
+def test_registry_findings_name_shared_one_character_and_ordinary_word_names() -> None:
+    from yujing.models.attribution import registry_findings
+
+    registry = registry_from_entries([
+        {"name": "聚宝盆", "aliases": ["聚宝盆理财"]},  # an ordinary word (a treasure bowl) as the name
+        {"name": "鑫盛贷", "aliases": ["鑫盛", "XSD"]},
+        {"name": "鑫盛金服", "aliases": ["鑫盛", "盛"]},  # 鑫盛 shared with 鑫盛贷; 盛 one character
+        {"name": "PPmoney"}, {"name": "ppmoney"},  # the same surface in two entries, case aside
+    ])
+    found = {(f.kind, f.surface, f.platforms) for f in registry_findings(registry)}
+    assert found == {
+        ("common_word", "聚宝盆", ("聚宝盆",)),
+        ("shared", "鑫盛", ("鑫盛贷", "鑫盛金服")),
+        ("one_char", "盛", ("鑫盛金服",)),
+        ("shared", "PPmoney", ("PPmoney", "ppmoney")),
+    }
+
+
+def test_registry_check_reports_counts_and_findings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from yujing.cli import main
+
+    path = tmp_path / "registry.csv"
+    path.write_text("名称,别名,类型,所在区,状态\n聚宝盆,,网贷,城东区,风险\n鑫盛贷,鑫盛;XSD,网贷,城东区,正常\n"
+                    "汇金宝,,众筹,,正常\n", encoding="utf-8")
+    assert main(["registry", "check", str(path), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["platforms"], report["names"]) == (3, 5)
+    assert report["kinds"] == {"p2p": 2, "crowdfunding": 1} and report["statuses"] == {"operating": 2, "troubled": 1}
+    assert report["districts"] == {"城东区": 2, "(none)": 1}
+    assert [(f["kind"], f["surface"]) for f in report["findings"]] == [("common_word", "聚宝盆")]
+    assert main(["registry", "check", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "3 platforms, 5 names and aliases" in out and "1 names attribution will misread:" in out
+    assert "common_word  聚宝盆 (聚宝盆): is also an ordinary word" in out
+    path.write_text("名称,备注\nA,x\n", encoding="utf-8")
+    assert main(["registry", "check", str(path)]) == 2
+    assert "unknown column" in capsys.readouterr().err
