@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -14,7 +15,7 @@ from yujing import metrics
 from yujing.errors import ConfigError
 from yujing.ingestion.bus import Bus
 from yujing.ingestion.decode import DecodeOptions, decode_jsonl
-from yujing.models.attribution import PlatformMatcher
+from yujing.models.attribution import PlatformMatcher, registry_findings
 from yujing.models.scorer import Scorer
 from yujing.pipeline import (
     AlertStage,
@@ -34,6 +35,8 @@ from yujing.settings import Settings
 if TYPE_CHECKING:
     from yujing.alerting.outbox import DeliveryWorker
     from yujing.alerting.service import Alerting
+
+log = logging.getLogger(__name__)
 
 
 def open_bus(url: str) -> Bus:
@@ -192,7 +195,14 @@ class Wiring:
 
 
 def registry_for(settings: Settings, path: Path | None) -> Registry:
-    return load_registry(path or settings.registry_path)
+    """The registry, with one warning when it holds names attribution will misread."""
+    registry = load_registry(path or settings.registry_path)
+    findings = registry_findings(registry)
+    if findings:
+        kinds = sorted({f.kind for f in findings})
+        log.warning("registry %s: %d names attribution will misread (%s); `yujing registry check %s` lists them and "
+                    "what to do", registry.source, len(findings), ", ".join(kinds), registry.source)
+    return registry
 
 
 @dataclass

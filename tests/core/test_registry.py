@@ -86,3 +86,22 @@ def test_a_csv_in_neither_utf8_nor_gb18030_says_how_to_save_it(tmp_path: Path) -
     path.write_bytes(b"name\n\xff\xff\n")
     with pytest.raises(ConfigError, match="neither UTF-8 nor GB18030; save it as CSV UTF-8"):
         load_registry(path)
+
+
+def test_the_service_warns_once_about_names_attribution_will_misread(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from yujing.app import registry_for
+    from yujing.settings import Settings
+
+    path = _write(tmp_path, "platforms:\n  - name: 聚宝盆\n  - name: 鑫盛贷\n    aliases: [鑫盛]\n")
+    with caplog.at_level("WARNING", logger="yujing.app"):
+        registry = registry_for(Settings(data_dir=tmp_path), path)
+    assert len(registry) == 2
+    (record,) = caplog.records
+    assert "1 names attribution will misread (common_word)" in record.getMessage()
+    assert f"yujing registry check {path}" in record.getMessage()
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="yujing.app"):
+        registry_for(Settings(data_dir=tmp_path), _write(tmp_path, "platforms:\n  - name: 鑫盛贷\n"))
+    assert not caplog.records
