@@ -177,20 +177,10 @@ def load_real(shared_dir: Path) -> list[Any]:
 def load_real_train(shared_dir: Path, labels_file: Path | None = None) -> list[Any]:
     """The annotated real train split (ids + labels in the repo, or in ``labels_file``; texts read from
     ``shared_dir``)."""
-    from yujing.models.datagen.real import LABELS_FILE, load_real, read_labels
+    from yujing.models.datagen.real import LABELS_FILE
+    from yujing.models.datagen.real import load_real_train as load
 
-    if labels_file is None or labels_file.resolve() == LABELS_FILE.resolve():
-        return load_real(shared_dir, "train")
-    held = {(x.source, x.id) for x in read_labels() if x.split == "eval"}
-    leaked = [x for x in read_labels(labels_file) if x.split == "train" and (x.source, x.id) in held]
-    if leaked:
-        raise InputError(
-            "eval_text_in_train",
-            f"{labels_file}: {len(leaked)} train rows (first: {leaked[0].source} id {leaked[0].id}) are texts of the "
-            "committed real eval split (models/data/real_labels.jsonl); training on them would inflate "
-            "`yujing eval --real`; mark them split=eval or drop them",
-        )
-    return load_real(shared_dir, "train", labels_file)
+    return load(shared_dir, labels_file or LABELS_FILE)
 
 
 def extra_examples(args: argparse.Namespace) -> tuple[list[Any], list[Any], list[dict[str, Any]]]:

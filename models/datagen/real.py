@@ -270,9 +270,22 @@ def load_real_eval(data_dir: Path) -> list[Example]:
     return load_real(data_dir, "eval")
 
 
-def load_real_train(data_dir: Path) -> list[Example]:
-    """The real-text training split (what ``yujing train --extra-real DIR`` adds to train)."""
-    return load_real(data_dir, "train")
+def load_real_train(data_dir: Path, labels_file: Path = LABELS_FILE) -> list[Example]:
+    """The real-text training split (what ``yujing train --extra-real DIR`` adds to train), from the committed
+    labels or from another labels file (``--real-labels``), which may not train on a committed eval text."""
+    if labels_file.resolve() == LABELS_FILE.resolve():
+        return load_real(data_dir, "train")
+    held = {(x.source, x.id) for x in read_labels() if x.split == "eval"}
+    train = [x for x in read_labels(labels_file) if x.split == "train"]
+    leaked = [x for x in train if (x.source, x.id) in held]
+    if leaked:
+        raise InputError(
+            "eval_text_in_train",
+            f"{labels_file}: {len(leaked)} train rows (first: {leaked[0].source} id {leaked[0].id}) are texts of the "
+            "committed real eval split (models/data/real_labels.jsonl); training on them would inflate "
+            "`yujing eval --real`; mark them split=eval or drop them",
+        )
+    return resolve(Path(data_dir), train, labels_file)
 
 
 def parse_ced_time(value: object, where: str = "time") -> datetime:
