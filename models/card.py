@@ -46,8 +46,15 @@ def render(spec: ModelSpec, thresholds: Mapping[Signal, float], report: Mapping[
         f"- Temperatures (dev-fitted): {dict(zip([s.value for s in SIGNALS], spec.temperatures, strict=True))}",
         f"- Thresholds ({report.get('threshold_tuning', 'dev-tuned F1')}): "
         f"{ {s.value: round(thresholds[s], 3) for s in SIGNALS} }",
-        "",
     ]
+    if report.get("retuned"):
+        again = report["retuned"]
+        lines.append(
+            f"- Re-tuned by `yujing retune` at {again['at']} (v{again['previous_version']}'s thresholds were "
+            f"{again['previous_thresholds']}); the weights and temperatures are the trained ones, and the figures "
+            "below are taken at the new thresholds."
+        )
+    lines.append("")
     lines += _data_section(report)
     if report.get("initialised_from"):
         init = report["initialised_from"]

@@ -17,6 +17,7 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _add_train(sub)
+    _add_retune(sub)
     _add_eval(sub)
     p = sub.add_parser("models", help="list the scoring models (yujing score --model NAME)")
     p.add_argument("--json", action="store_true", help="one JSON object per model")
@@ -132,8 +133,56 @@ def _add_train(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--head-lr", type=float, default=d.head_lr, help="head learning rate (default: %(default)s)")
     p.add_argument("--max-minutes", type=float, help="stop after the epoch that passes this wall time")
     p.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    _add_threshold_options(p, d.threshold_rule, d.threshold_tolerance)
     p.add_argument("--json", action="store_true", help="print the final report as JSON")
     p.set_defaults(func=cmd_train)
+
+
+def _add_threshold_options(p: argparse.ArgumentParser, rule: str, tolerance: float) -> None:
+    from yujing.models.calibration import RULES
+
+    p.add_argument(
+        "--thresholds",
+        choices=RULES,
+        default=rule,
+        help="how the synthetic and the real dev texts set each signal's threshold: mean (the best mean F1 of the "
+        "two) or floor (the best real F1 among thresholds within --tolerance of the best synthetic F1; "
+        "default: %(default)s)",
+    )
+    p.add_argument(
+        "--tolerance",
+        type=float,
+        default=tolerance,
+        help="with --thresholds floor: how far below its best the synthetic dev F1 may go (default: %(default)s)",
+    )
+
+
+def _add_retune(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "retune",
+        help="set a trained model's thresholds again from dev texts by a rule (no training), and measure it again",
+    )
+    p.add_argument("model", help="model name or folder (see `yujing models`)")
+    p.add_argument(
+        "--data", type=Path, default=DATA_DIR, help="folder with dev.jsonl and test.jsonl (default: %(default)s)"
+    )
+    p.add_argument(
+        "--extra-real",
+        type=Path,
+        metavar="DATA_DIR",
+        help="shared data folder: add the --real-dev share of the annotated real train split to dev (as training did)",
+    )
+    p.add_argument("--real-labels", type=Path, metavar="FILE",
+                   help="with --extra-real: the labels file training used instead of models/data/real_labels.jsonl")
+    p.add_argument("--real-dev", type=float, default=0.3,
+                   help="share of the --extra-real texts held out for dev, as in training (default: %(default)s)")
+    p.add_argument("--real", type=Path, metavar="DATA_DIR",
+                   help="shared data folder: measure the annotated real eval texts again (needed if the card has them)")
+    _add_threshold_options(p, "floor", 0.01)
+    p.add_argument("--out", type=Path, help="write the re-tuned model to this new folder (default: in place)")
+    p.add_argument("--version", help="version for the re-tuned model (default: unchanged)")
+    p.add_argument("--json", action="store_true", help="print the new report as JSON")
+    p.set_defaults(func=cmd_retune)
 
 
 def _add_eval(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -183,10 +232,21 @@ def load_real_train(shared_dir: Path, labels_file: Path | None = None) -> list[A
     return load(shared_dir, labels_file or LABELS_FILE)
 
 
+def real_split(args: argparse.Namespace) -> tuple[list[Any], list[Any]]:
+    """(train, dev) of the annotated real train split named by --extra-real / --real-labels / --real-dev."""
+    from yujing.models.dataset import hold_out
+
+    if args.real_labels and not args.extra_real:
+        raise InputError("bad_option", "--real-labels: the labels file is read with --extra-real DATA_DIR; add it")
+    if not 0.0 <= args.real_dev < 1.0:
+        raise InputError("bad_option", f"--real-dev must be in [0, 1), got {args.real_dev}")
+    return hold_out(load_real_train(args.extra_real, args.real_labels), args.real_dev)
+
+
 def extra_examples(args: argparse.Namespace) -> tuple[list[Any], list[Any], list[dict[str, Any]]]:
     """(extra train, extra dev, their description for the model card) from --extra-real, --extra-ced and
     --extra-train."""
-    from yujing.models.dataset import describe, file_digest, hold_out, read_examples, sample
+    from yujing.models.dataset import describe, file_digest, read_examples, sample
 
     train: list[Any] = []
     dev: list[Any] = []
@@ -197,7 +257,7 @@ def extra_examples(args: argparse.Namespace) -> tuple[list[Any], list[Any], list
         repeat = args.real_repeat
         if repeat < 1:
             raise InputError("bad_option", f"--real-repeat must be 1 or more, got {repeat}")
-        real_train, real_dev = hold_out(load_real_train(args.extra_real, args.real_labels), args.real_dev)
+        real_train, real_dev = real_split(args)
         train += real_train * repeat
         dev += real_dev
         labels = (
@@ -271,6 +331,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             distill_alpha=args.distill_alpha,
             init_from=init_dir,
             init_layers=_layer_list(args.init_layers) if args.init_layers else (),
+            threshold_rule=args.thresholds,
+            threshold_tolerance=args.tolerance,
         )
     except ValueError as exc:
         raise InputError("bad_option", str(exc)) from None
@@ -294,6 +356,51 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"model written to {cfg.out_dir} (model card: {cfg.out_dir / 'model_card.md'}); "
             f"use it with `yujing score --model {cfg.out_dir}`"
         )
+    return 0
+
+
+def cmd_retune(args: argparse.Namespace) -> int:
+    from yujing.models.card import read_metrics
+    from yujing.models.dataset import describe, read_examples
+    from yujing.models.retune import retune
+    from yujing.models.zoo import find_model_dir
+
+    model_dir = find_model_dir(args.model)
+    if args.tolerance < 0 or args.tolerance >= 1:
+        raise InputError("bad_option", f"--tolerance must be in [0, 1), got {args.tolerance}")
+    extra_dev = real_split(args)[1] if args.extra_real else []
+    trained = [x for x in read_metrics(model_dir).get("extra", []) if x.get("added_to") == "dev"]
+    now = describe(extra_dev)
+    if trained and not extra_dev:
+        _say(f"note: {model_dir.name} was trained with {trained[0]['n']} extra dev texts; without --extra-real the "
+             "thresholds are tuned on the synthetic dev texts alone")
+    elif extra_dev and trained and (trained[0]["n"], trained[0]["positives"]) != (now["n"], now["positives"]):
+        _say(f"note: these {now['n']} extra dev texts ({now['positives']}) are not the {trained[0]['n']} "
+             f"({trained[0]['positives']}) the model was trained with; check --real-labels and --real-dev")
+    report = retune(
+        model_dir,
+        read_examples(args.data / "dev.jsonl"),
+        extra_dev,
+        read_examples(args.data / "test.jsonl"),
+        load_real(args.real) if args.real else [],
+        rule=args.thresholds,
+        tolerance=args.tolerance,
+        out_dir=args.out,
+        version=args.version,
+        say=_say,
+    )
+    where = args.out or model_dir
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=1))
+    else:
+        again = report["retuned"]
+        for s in SIGNALS:
+            before, after = again["previous_thresholds"][s.value], again["thresholds"][s.value]
+            print(f"{s.value}: threshold {before:.2f} -> {after:.2f}")
+        for split in ("dev", "test", "real_eval"):
+            if split in report:
+                print(f"{split}: macro-F1 {report[split]['macro_f1']:.3f}")
+        print(f"re-tuned model in {where} (model card: {where / 'model_card.md'})")
     return 0
 
 

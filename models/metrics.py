@@ -62,6 +62,30 @@ def best_mean_threshold(parts: Sequence[tuple[Sequence[float], Sequence[int]]], 
     return max(candidates, key=lambda t: (round(mean_f1(t), 9), -abs(t - 0.5)))
 
 
+def floor_threshold(
+    floor: tuple[Sequence[float], Sequence[int]],
+    parts: Sequence[tuple[Sequence[float], Sequence[int]]],
+    tolerance: float,
+    grid: int = 99,
+) -> float:
+    """The threshold in (0, 1) maximising the mean F1 of ``parts`` among those whose F1 on ``floor`` is within
+    ``tolerance`` of the best F1 on ``floor``; ties go closest to 0.5. So the texts of ``floor`` (e.g. the synthetic
+    dev texts) keep nearly their best F1 while ``parts`` (e.g. real dev texts) choose within that band."""
+    if tolerance < 0:
+        raise ValueError(f"tolerance must be 0 or more, got {tolerance}")
+    candidates = [(k + 1) / (grid + 1) for k in range(grid)]
+    floor_f1 = {t: round(f1_at(floor[0], floor[1], t), 9) for t in candidates}
+    best = max(floor_f1.values())
+    allowed = [t for t in candidates if floor_f1[t] >= best - tolerance - 1e-9]
+    if not parts:
+        return max(allowed, key=lambda t: (floor_f1[t], -abs(t - 0.5)))
+
+    def mean_f1(t: float) -> float:
+        return sum(f1_at(probs, gold, t) for probs, gold in parts) / len(parts)
+
+    return max(allowed, key=lambda t: (round(mean_f1(t), 9), -abs(t - 0.5)))
+
+
 def ece(probs: Sequence[float], gold: Sequence[int], bins: int = 10) -> float:
     """Expected calibration error of one binary label (equal-width bins)."""
     if not probs:

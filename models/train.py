@@ -72,6 +72,8 @@ class TrainConfig:
     distill_alpha: float = 0.5  # weight of the gold label in a labelled text's target (teacher: 1 - alpha)
     init_from: Path | None = None  # a trained model folder whose layers (init_layers) and head start this model
     init_layers: tuple[int, ...] = ()  # source layer per layer of this model; empty: evenly spaced, last kept
+    threshold_rule: str = "mean"  # how dev sets thresholds with extra dev texts: calibration.RULES
+    threshold_tolerance: float = 0.01  # the floor rule's band below the synthetic dev texts' best F1
 
     def __post_init__(self) -> None:
         if not 0 <= self.train_from < self.depth:
@@ -81,6 +83,11 @@ class TrainConfig:
         if self.init_layers and (self.init_from is None or len(self.init_layers) != self.depth):
             raise ValueError(f"init_layers {list(self.init_layers)}: needs init_from (--init-from) and one layer per "
                              f"layer kept (depth {self.depth}), e.g. 0,4,8,11 for depth 4")
+        if self.threshold_rule not in calibration.RULES:
+            raise ValueError(f"threshold_rule (--thresholds) must be one of {', '.join(calibration.RULES)}, "
+                             f"got {self.threshold_rule!r}")
+        if not 0.0 <= self.threshold_tolerance < 1.0:
+            raise ValueError(f"threshold_tolerance (--tolerance) must be in [0, 1), got {self.threshold_tolerance}")
 
 
 def spaced_layers(depth: int, source_depth: int) -> tuple[int, ...]:
@@ -350,7 +357,10 @@ def train(
     dev_logits = serving_logits(model, tokenizer, feats["dev"], splits["dev"], spec, cfg, "dev")
     temps = calibration.fit_temperatures(dev_logits, gold["dev"])
     kinds = ["synthetic"] * (len(gold["dev"]) - len(extra_dev)) + ["extra"] * len(extra_dev)
-    thresholds = calibration.tune_thresholds(calibration.apply(dev_logits, temps), gold["dev"], kinds)
+    thresholds = calibration.tune_thresholds(
+        calibration.apply(dev_logits, temps), gold["dev"], kinds, cfg.threshold_rule, "synthetic",
+        cfg.threshold_tolerance,
+    )
     spec = replace(spec, temperatures=temps)
     report = evaluate_splits(model, tokenizer, feats, splits, spec, thresholds, real_eval, cfg, dev_logits)
     report.update(
@@ -360,11 +370,7 @@ def train(
         data=synthetic,
         data_files=files,
         extra=[dict(x) for x in extra_sources],
-        threshold_tuning=(
-            "per signal, the mean F1 of the synthetic and the extra dev texts (each kind weighs the same)"
-            if extra_dev
-            else "per signal, F1 on dev"
-        ),
+        threshold_tuning=threshold_tuning(cfg.threshold_rule, cfg.threshold_tolerance, bool(extra_dev)),
     )
     if distillation:
         report["distillation"] = distillation
@@ -375,6 +381,18 @@ def train(
 
     write_card(cfg.out_dir, spec, thresholds, report)
     return TrainResult(cfg.out_dir, spec, thresholds, history, report)
+
+
+def threshold_tuning(rule: str, tolerance: float, extra_dev: bool) -> str:
+    """The model card's sentence on how the thresholds were set."""
+    if not extra_dev:
+        return "per signal, F1 on dev"
+    if rule == "floor":
+        return (
+            f"per signal, the floor rule: of the thresholds within {tolerance:g} of the synthetic dev texts' best F1, "
+            "the one with the best F1 on the extra (real) dev texts"
+        )
+    return "per signal, the mean F1 of the synthetic and the extra dev texts (each kind weighs the same)"
 
 
 def fit(

@@ -77,3 +77,47 @@ def test_thresholds_weigh_each_kind_of_dev_text_the_same() -> None:
     assert by_kind[Signal.GATHERING] == pooled[Signal.GATHERING] == 0.5
     with pytest.raises(ValueError, match="2 kinds for 82 dev rows"):
         calibration.tune_thresholds(probs, gold, ["a", "b"])
+
+
+def test_floor_rule_keeps_synthetic_f1_and_lets_real_texts_choose_within_the_band() -> None:
+    # Synthetic dev: 20 negatives at 0.3, one positive at 0.35, 50 at 0.9: its F1 is 1.0 on (0.30, 0.35] and
+    # 0.990 on (0.35, 0.90]. Real dev: 2 positives at 0.4, 10 negatives at 0.1.
+    synthetic = [([0.3] * 3, [0] * 3)] * 20 + [([0.35] * 3, [1] * 3)] + [([0.9] * 3, [1] * 3)] * 50
+    real = [([0.4] * 3, [1, 1, 0])] * 2 + [([0.1] * 3, [0] * 3)] * 10
+    probs = [p for p, _ in synthetic + real]
+    gold = [g for _, g in synthetic + real]
+    kinds = ["synthetic"] * len(synthetic) + ["real"] * len(real)
+    mean = calibration.tune_thresholds(probs, gold, kinds)
+    floor = calibration.tune_thresholds(probs, gold, kinds, rule="floor", tolerance=0.01)
+    strict = calibration.tune_thresholds(probs, gold, kinds, rule="floor", tolerance=0.0)
+    assert mean[Signal.RUMOUR] == 0.35  # both kinds at F1 1.0; the tie goes closest to 0.5
+    assert floor[Signal.RUMOUR] == 0.4  # synthetic 0.990 (within 0.01), real 1.0, closest to 0.5
+    assert strict[Signal.RUMOUR] == 0.35
+    # No real gathering positive: the synthetic part alone decides, as under the mean rule.
+    assert floor[Signal.GATHERING] == mean[Signal.GATHERING]
+
+
+def test_floor_rule_never_gives_up_more_than_the_tolerance_on_the_floor_kind() -> None:
+    rng = random.Random(11)
+    rows = [([rng.random() for _ in range(3)], [int(rng.random() < 0.3) for _ in range(3)]) for _ in range(300)]
+    probs = [p for p, _ in rows]
+    gold = [g for _, g in rows]
+    kinds = ["synthetic" if i % 3 else "real" for i in range(len(rows))]
+    th = calibration.tune_thresholds(probs, gold, kinds, rule="floor", tolerance=0.02)
+    for j, s in enumerate(SIGNALS):
+        syn = [(probs[i][j], gold[i][j]) for i in range(len(rows)) if kinds[i] == "synthetic"]
+        p, g = [x for x, _ in syn], [y for _, y in syn]
+        best = max(metrics.f1_at(p, g, (k + 1) / 100) for k in range(99))
+        assert metrics.f1_at(p, g, th[s]) >= best - 0.02 - 1e-9
+
+
+def test_floor_rule_without_floor_positives_falls_back_to_the_mean_and_bad_rules_are_refused() -> None:
+    probs = [[0.8, 0.8, 0.8], [0.2, 0.2, 0.2], [0.7, 0.7, 0.7], [0.1, 0.1, 0.1]]
+    gold = [[0, 0, 0], [0, 0, 0], [1, 1, 1], [0, 0, 0]]
+    kinds = ["synthetic", "synthetic", "real", "real"]
+    floor = calibration.tune_thresholds(probs, gold, kinds, rule="floor")
+    assert floor == calibration.tune_thresholds(probs, gold, kinds)
+    with pytest.raises(ValueError, match="threshold rule must be one of mean, floor, got 'max'"):
+        calibration.tune_thresholds(probs, gold, kinds, rule="max")
+    with pytest.raises(ValueError, match="tolerance must be 0 or more"):
+        metrics.floor_threshold(([0.5], [1]), [], -0.1)

@@ -1,0 +1,97 @@
+"""``yujing retune``: set a trained model's thresholds again from dev texts, without training it again.
+
+Training tunes thresholds once, by the rule it was given. Retuning scores the dev texts with the model as it is
+served (fp32, long texts as windows, the trained temperatures), tunes each signal's threshold by a rule
+(:func:`yujing.models.calibration.tune_thresholds`), measures the test split (and the real eval split) at the new
+thresholds, and writes ``thresholds.json``, ``metrics.json`` and the model card, so every figure the card shows is
+one taken at the thresholds the model now uses. The weights and temperatures are not touched.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from yujing.errors import InputError
+from yujing.models import calibration, metrics
+from yujing.models.card import read_metrics, write_card
+from yujing.models.dataset import Example, describe
+from yujing.models.scorer import probabilities
+from yujing.models.train import threshold_tuning
+from yujing.models.transformer import SPEC_FILE, THRESHOLDS_FILE, TransformerScorer, read_spec
+from yujing.records import SIGNALS
+
+
+def retune(
+    model_dir: Path,
+    synthetic_dev: Sequence[Example],
+    extra_dev: Sequence[Example],
+    test: Sequence[Example],
+    real_eval: Sequence[Example] = (),
+    *,
+    rule: str = "floor",
+    tolerance: float = 0.01,
+    out_dir: Path | None = None,
+    version: str | None = None,
+    say: Callable[[str], None] = lambda _msg: None,
+) -> dict[str, Any]:
+    """Re-tune ``model_dir``'s thresholds (in place, or in a copy at ``out_dir``); returns the new report."""
+    if rule not in calibration.RULES:
+        raise InputError("bad_option", f"--thresholds must be one of {', '.join(calibration.RULES)}, got {rule!r}")
+    if not synthetic_dev:
+        raise InputError("no_dev", "retune: the synthetic dev split is empty; point --data at a folder with dev.jsonl")
+    report = read_metrics(model_dir)
+    if not report:
+        raise InputError(
+            "no_metrics",
+            f"{model_dir / 'metrics.json'}: missing; retune needs a model written by `yujing train`",
+        )
+    if "real_eval" in report and not real_eval:
+        raise InputError(
+            "needs_real",
+            f"{model_dir / 'metrics.json'}: real_eval holds figures taken at the old thresholds; pass --real DATA_DIR "
+            "so they are measured again at the new ones",
+        )
+    target = model_dir
+    if out_dir is not None and out_dir.resolve() != model_dir.resolve():
+        if out_dir.exists() and any(out_dir.iterdir()):
+            raise InputError("out_exists", f"--out {out_dir}: the folder exists and is not empty; name a new folder")
+        shutil.copytree(model_dir, out_dir, dirs_exist_ok=True)
+        target = out_dir
+    spec, old = read_spec(target)
+    scorer = TransformerScorer.load(target, progress=say, precision="fp32")
+    dev = [*synthetic_dev, *extra_dev]
+    say(f"scoring {len(dev)} dev texts ({len(synthetic_dev)} synthetic, {len(extra_dev)} extra)")
+    dev_probs = probabilities(scorer, [e.text for e in dev], "dev")
+    dev_gold = [list(e.labels) for e in dev]
+    kinds = ["synthetic"] * len(synthetic_dev) + ["extra"] * len(extra_dev)
+    thresholds = calibration.tune_thresholds(dev_probs, dev_gold, kinds, rule, "synthetic", tolerance)
+    say("thresholds " + ", ".join(f"{s.value} {old[s]:.2f} -> {thresholds[s]:.2f}" for s in SIGNALS))
+    report["dev"] = metrics.summary(dev_probs, dev_gold, thresholds)
+    for name, examples in (("test", test), ("real_eval", real_eval)):
+        if examples:
+            probs = probabilities(scorer, [e.text for e in examples], name)
+            report[name] = metrics.summary(probs, [list(e.labels) for e in examples], thresholds)
+    report["threshold_tuning"] = threshold_tuning(rule, tolerance, bool(extra_dev)) + " (set by `yujing retune`)"
+    report["retuned"] = {
+        "rule": rule,
+        "tolerance": tolerance,
+        "thresholds": {s.value: round(float(thresholds[s]), 4) for s in SIGNALS},
+        "previous_thresholds": {s.value: old[s] for s in SIGNALS},
+        "previous_version": spec.version,
+        "dev": {"synthetic": describe(synthetic_dev), "extra": describe(extra_dev)},
+        "precision": "fp32",
+        "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    if version is not None:
+        spec = replace(spec, version=version)
+    (target / SPEC_FILE).write_text(spec.to_json(), encoding="utf-8")
+    new = json.dumps(report["retuned"]["thresholds"], indent=2) + "\n"
+    (target / THRESHOLDS_FILE).write_text(new, encoding="utf-8")
+    write_card(target, spec, thresholds, report)
+    return report
