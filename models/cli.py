@@ -251,9 +251,7 @@ def extra_examples(args: argparse.Namespace) -> tuple[list[Any], list[Any], list
     train: list[Any] = []
     dev: list[Any] = []
     sources: list[dict[str, Any]] = []
-    if args.real_labels and not args.extra_real:
-        raise InputError("bad_option", "--real-labels: the labels file is read with --extra-real DATA_DIR; add it")
-    if args.extra_real:
+    if args.extra_real or args.real_labels:
         repeat = args.real_repeat
         if repeat < 1:
             raise InputError("bad_option", f"--real-repeat must be 1 or more, got {repeat}")
@@ -368,7 +366,7 @@ def cmd_retune(args: argparse.Namespace) -> int:
     model_dir = find_model_dir(args.model)
     if args.tolerance < 0 or args.tolerance >= 1:
         raise InputError("bad_option", f"--tolerance must be in [0, 1), got {args.tolerance}")
-    extra_dev = real_split(args)[1] if args.extra_real else []
+    extra_dev = real_split(args)[1] if args.extra_real or args.real_labels else []
     trained = [x for x in read_metrics(model_dir).get("extra", []) if x.get("added_to") == "dev"]
     now = describe(extra_dev)
     if trained and not extra_dev:

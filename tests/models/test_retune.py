@@ -113,6 +113,10 @@ def test_retune_cli_in_place_prints_the_change(
     out = json.loads(printed.out)
     assert out["retuned"]["rule"] == "mean" and "tuned on the synthetic dev texts alone" in printed.err
     assert json.loads((model / "thresholds.json").read_text(encoding="utf-8")) == out["retuned"]["thresholds"]
-    args = parser.parse_args(["retune", str(model), "--data", str(data), "--tolerance", "1.5"])
-    with pytest.raises(InputError, match="--tolerance must be in"):
-        args.func(args)
+    for argv, message in (
+        (["--tolerance", "1.5"], "--tolerance must be in"),
+        (["--real-labels", str(data / "dev.jsonl")], r"--real-labels: .* --extra-real"),
+    ):
+        args = parser.parse_args(["retune", str(model), "--data", str(data), *argv])
+        with pytest.raises(InputError, match=message):
+            args.func(args)
