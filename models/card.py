@@ -84,6 +84,10 @@ def render(spec: ModelSpec, thresholds: Mapping[Signal, float], report: Mapping[
             lines += [f"## {title}", "", *metrics_table(report[split]), ""]
             if report[split].get("confusions"):
                 lines += [f"Confusions (gold -> wrongly flagged): {report[split]['confusions']}", ""]
+    by_kind = report.get("dev_by_kind") or {}
+    for kind, title in (("synthetic", "Dev split: the synthetic texts"), ("extra", "Dev split: the real texts")):
+        if kind in by_kind:
+            lines += [f"## {title}", "", *metrics_table(by_kind[kind]), ""]
     for key, title in (("speed", "Speed"), ("history", "Training history"), ("recipe", "Recipe")):
         if key in report:
             lines += [f"## {title}", "", "```json", json.dumps(report[key], indent=1, ensure_ascii=False), "```", ""]

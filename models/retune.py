@@ -73,6 +73,12 @@ def retune(
     thresholds = calibration.tune_thresholds(dev_probs, dev_gold, kinds, rule, "synthetic", tolerance)
     say("thresholds " + ", ".join(f"{s.value} {old[s]:.2f} -> {thresholds[s]:.2f}" for s in SIGNALS))
     report["dev"] = metrics.summary(dev_probs, dev_gold, thresholds)
+    parts = {"synthetic": range(len(synthetic_dev)), "extra": range(len(synthetic_dev), len(dev))}
+    report["dev_by_kind"] = {
+        kind: metrics.summary([dev_probs[i] for i in idx], [dev_gold[i] for i in idx], thresholds)
+        for kind, idx in parts.items()
+        if idx
+    }
     for name, examples in (("test", test), ("real_eval", real_eval)):
         if examples:
             probs = probabilities(scorer, [e.text for e in examples], name)

@@ -65,11 +65,13 @@ def test_retune_writes_floor_rule_thresholds_and_measures_again_in_a_copy(
     assert scorer.thresholds == pytest.approx({s: round(expected[s], 4) for s in SIGNALS})
     test_probs = probabilities(scorer, [e.text for e in test], "test")
     assert report["test"] == metrics.summary(test_probs, [list(e.labels) for e in test], expected)
+    assert report["dev_by_kind"]["extra"] == metrics.summary(probs[12:], gold[12:], expected)
     assert report["retuned"]["previous_thresholds"] == json.loads(before)
     assert report["retuned"]["dev"]["extra"]["n"] == 12 and report["retuned"]["rule"] == "floor"
     assert scorer.version == "1f" and report["retuned"]["previous_version"] == "1"
     assert json.loads((out / "metrics.json").read_text(encoding="utf-8")) == report
     card = (out / "model_card.md").read_text(encoding="utf-8")
+    assert "## Dev split: the real texts" in card
     assert "Re-tuned by `yujing retune`" in card and "the floor rule" in card and "# Model card: toy v1f" in card
 
 
