@@ -57,14 +57,11 @@ def retune(
             f"{model_dir / 'metrics.json'}: real_eval holds figures taken at the old thresholds; pass --real DATA_DIR "
             "so they are measured again at the new ones",
         )
-    target = model_dir
-    if out_dir is not None and out_dir.resolve() != model_dir.resolve():
-        if out_dir.exists() and any(out_dir.iterdir()):
-            raise InputError("out_exists", f"--out {out_dir}: the folder exists and is not empty; name a new folder")
-        shutil.copytree(model_dir, out_dir, dirs_exist_ok=True)
-        target = out_dir
-    spec, old = read_spec(target)
-    scorer = TransformerScorer.load(target, progress=say, precision="fp32")
+    copy = out_dir is not None and out_dir.resolve() != model_dir.resolve()
+    if copy and out_dir is not None and out_dir.exists() and any(out_dir.iterdir()):
+        raise InputError("out_exists", f"--out {out_dir}: the folder exists and is not empty; name a new folder")
+    spec, old = read_spec(model_dir)
+    scorer = TransformerScorer.load(model_dir, progress=say, precision="fp32")
     dev = [*synthetic_dev, *extra_dev]
     say(f"scoring {len(dev)} dev texts ({len(synthetic_dev)} synthetic, {len(extra_dev)} extra)")
     dev_probs = probabilities(scorer, [e.text for e in dev], "dev")
@@ -94,6 +91,11 @@ def retune(
         "precision": "fp32",
         "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+    # Written only now, after all the scoring: an interrupted retune leaves no half-written model.
+    target = model_dir
+    if copy and out_dir is not None:
+        shutil.copytree(model_dir, out_dir, dirs_exist_ok=True)
+        target = out_dir
     if version is not None:
         spec = replace(spec, version=version)
     (target / SPEC_FILE).write_text(spec.to_json(), encoding="utf-8")
