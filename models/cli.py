@@ -18,6 +18,7 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _add_train(sub)
     _add_retune(sub)
+    _add_average(sub)
     _add_eval(sub)
     p = sub.add_parser("models", help="list the scoring models (yujing score --model NAME)")
     p.add_argument("--json", action="store_true", help="one JSON object per model")
@@ -163,6 +164,29 @@ def _add_retune(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         help="set a trained model's thresholds again from dev texts by a rule (no training), and measure it again",
     )
     p.add_argument("model", help="model name or folder (see `yujing models`)")
+    _add_dev_options(p)
+    p.add_argument("--out", type=Path, help="write the re-tuned model to this new folder (default: in place)")
+    p.add_argument("--version", help="version for the re-tuned model (default: unchanged)")
+    p.add_argument("--json", action="store_true", help="print the new report as JSON")
+    p.set_defaults(func=cmd_retune)
+
+
+def _add_average(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "average",
+        help="average the weights of several runs of one recipe (e.g. two seeds) into one model, then fit its "
+        "temperatures and thresholds on dev and measure it",
+    )
+    p.add_argument("models", nargs="+", help="two or more model names or folders, trained by one recipe")
+    _add_dev_options(p)
+    p.add_argument("--out", type=Path, required=True, help="new folder for the averaged model")
+    p.add_argument("--version", required=True, help="version of the averaged model")
+    p.add_argument("--json", action="store_true", help="print the averaged model's report as JSON")
+    p.set_defaults(func=cmd_average)
+
+
+def _add_dev_options(p: argparse.ArgumentParser) -> None:
+    """The dev/test/real texts that `retune` and `average` calibrate on and measure with."""
     p.add_argument(
         "--data", type=Path, default=DATA_DIR, help="folder with dev.jsonl and test.jsonl (default: %(default)s)"
     )
@@ -179,10 +203,6 @@ def _add_retune(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("--real", type=Path, metavar="DATA_DIR",
                    help="shared data folder: measure the annotated real eval texts again (needed if the card has them)")
     _add_threshold_options(p, "floor", 0.01)
-    p.add_argument("--out", type=Path, help="write the re-tuned model to this new folder (default: in place)")
-    p.add_argument("--version", help="version for the re-tuned model (default: unchanged)")
-    p.add_argument("--json", action="store_true", help="print the new report as JSON")
-    p.set_defaults(func=cmd_retune)
 
 
 def _add_eval(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -358,12 +378,53 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_retune(args: argparse.Namespace) -> int:
-    from yujing.models.card import read_metrics
-    from yujing.models.dataset import describe, read_examples
     from yujing.models.retune import retune
     from yujing.models.zoo import find_model_dir
 
     model_dir = find_model_dir(args.model)
+    synthetic_dev, extra_dev, test, real = dev_texts(args, model_dir)
+    report = retune(
+        model_dir,
+        synthetic_dev,
+        extra_dev,
+        test,
+        real,
+        rule=args.thresholds,
+        tolerance=args.tolerance,
+        out_dir=args.out,
+        version=args.version,
+        say=_say,
+    )
+    return print_tuned(report, args.out or model_dir, "re-tuned", args.json)
+
+
+def cmd_average(args: argparse.Namespace) -> int:
+    from yujing.models.average import average
+    from yujing.models.zoo import find_model_dir
+
+    model_dirs = [find_model_dir(m) for m in args.models]
+    synthetic_dev, extra_dev, test, real = dev_texts(args, model_dirs[0])
+    report = average(
+        model_dirs,
+        args.out,
+        synthetic_dev,
+        extra_dev,
+        test,
+        real,
+        version=args.version,
+        rule=args.thresholds,
+        tolerance=args.tolerance,
+        say=_say,
+    )
+    return print_tuned(report, args.out, "averaged", args.json)
+
+
+def dev_texts(args: argparse.Namespace, model_dir: Path) -> tuple[list[Any], list[Any], list[Any], list[Any]]:
+    """(synthetic dev, extra dev, test, real eval) named by the options of `retune` / `average`, with a note when
+    the extra dev texts are not the ones ``model_dir`` was trained with."""
+    from yujing.models.card import read_metrics
+    from yujing.models.dataset import describe, read_examples
+
     if args.tolerance < 0 or args.tolerance >= 1:
         raise InputError("bad_option", f"--tolerance must be in [0, 1), got {args.tolerance}")
     extra_dev = real_split(args)[1] if args.extra_real or args.real_labels else []
@@ -375,30 +436,29 @@ def cmd_retune(args: argparse.Namespace) -> int:
     elif extra_dev and trained and (trained[0]["n"], trained[0]["positives"]) != (now["n"], now["positives"]):
         _say(f"note: these {now['n']} extra dev texts ({now['positives']}) are not the {trained[0]['n']} "
              f"({trained[0]['positives']}) the model was trained with; check --real-labels and --real-dev")
-    report = retune(
-        model_dir,
+    return (
         read_examples(args.data / "dev.jsonl"),
         extra_dev,
         read_examples(args.data / "test.jsonl"),
         load_real(args.real) if args.real else [],
-        rule=args.thresholds,
-        tolerance=args.tolerance,
-        out_dir=args.out,
-        version=args.version,
-        say=_say,
     )
-    where = args.out or model_dir
-    if args.json:
+
+
+def print_tuned(report: dict[str, Any], where: Path, what: str, as_json: bool) -> int:
+    if as_json:
         print(json.dumps(report, ensure_ascii=False, indent=1))
-    else:
-        again = report["retuned"]
-        for s in SIGNALS:
-            before, after = again["previous_thresholds"][s.value], again["thresholds"][s.value]
-            print(f"{s.value}: threshold {before:.2f} -> {after:.2f}")
-        for split in ("dev", "test", "real_eval"):
-            if split in report:
-                print(f"{split}: macro-F1 {report[split]['macro_f1']:.3f}")
-        print(f"re-tuned model in {where} (model card: {where / 'model_card.md'})")
+        return 0
+    again = report["retuned"]
+    for s in SIGNALS:
+        before, after = again["previous_thresholds"][s.value], again["thresholds"][s.value]
+        print(f"{s.value}: threshold {before:.2f} -> {after:.2f}")
+    if again.get("temperatures_refit"):
+        print("temperatures (fitted on dev): " + ", ".join(
+            f"{s.value} {t:.2f}" for s, t in zip(SIGNALS, again["temperatures"], strict=True)))
+    for split in ("dev", "test", "real_eval"):
+        if split in report:
+            print(f"{split}: macro-F1 {report[split]['macro_f1']:.3f}")
+    print(f"{what} model in {where} (model card: {where / 'model_card.md'})")
     return 0
 
 

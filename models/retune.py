@@ -4,7 +4,8 @@ Training tunes thresholds once, by the rule it was given. Retuning scores the de
 served (fp32, long texts as windows, the trained temperatures), tunes each signal's threshold by a rule
 (:func:`yujing.models.calibration.tune_thresholds`), measures the test split (and the real eval split) at the new
 thresholds, and writes ``thresholds.json``, ``metrics.json`` and the model card, so every figure the card shows is
-one taken at the thresholds the model now uses. The weights and temperatures are not touched.
+one taken at the thresholds the model now uses. The weights are not touched; the temperatures are fitted again only
+when asked (``yujing average`` asks, since averaged weights change the logits' scale).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from yujing.errors import InputError
 from yujing.models import calibration, metrics
 from yujing.models.card import read_metrics, write_card
 from yujing.models.dataset import Example, describe
-from yujing.models.scorer import probabilities
+from yujing.models.scorer import logit_rows
 from yujing.models.train import threshold_tuning
 from yujing.models.transformer import SPEC_FILE, THRESHOLDS_FILE, TransformerScorer, read_spec
 from yujing.records import SIGNALS
@@ -38,9 +39,15 @@ def retune(
     tolerance: float = 0.01,
     out_dir: Path | None = None,
     version: str | None = None,
+    refit_temperatures: bool = False,
+    by: str = "yujing retune",
     say: Callable[[str], None] = lambda _msg: None,
 ) -> dict[str, Any]:
-    """Re-tune ``model_dir``'s thresholds (in place, or in a copy at ``out_dir``); returns the new report."""
+    """Re-tune ``model_dir``'s thresholds (in place, or in a copy at ``out_dir``); returns the new report.
+
+    ``refit_temperatures`` fits each signal's temperature on the dev texts first, as training does; ``by`` names
+    the command in the report and the model card.
+    """
     if rule not in calibration.RULES:
         raise InputError("bad_option", f"--thresholds must be one of {', '.join(calibration.RULES)}, got {rule!r}")
     if not synthetic_dev:
@@ -64,8 +71,13 @@ def retune(
     scorer = TransformerScorer.load(model_dir, progress=say, precision="fp32")
     dev = [*synthetic_dev, *extra_dev]
     say(f"scoring {len(dev)} dev texts ({len(synthetic_dev)} synthetic, {len(extra_dev)} extra)")
-    dev_probs = probabilities(scorer, [e.text for e in dev], "dev")
+    dev_logits = logit_rows(scorer, [e.text for e in dev], "dev")
     dev_gold = [list(e.labels) for e in dev]
+    temps = calibration.fit_temperatures(dev_logits, dev_gold) if refit_temperatures else spec.temperatures
+    if refit_temperatures:
+        pairs = zip(SIGNALS, spec.temperatures, temps, strict=True)
+        say("temperatures " + ", ".join(f"{s.value} {a:.2f} -> {b:.2f}" for s, a, b in pairs))
+    dev_probs = calibration.apply(dev_logits, temps)
     kinds = ["synthetic"] * len(synthetic_dev) + ["extra"] * len(extra_dev)
     thresholds = calibration.tune_thresholds(dev_probs, dev_gold, kinds, rule, "synthetic", tolerance)
     say("thresholds " + ", ".join(f"{s.value} {old[s]:.2f} -> {thresholds[s]:.2f}" for s in SIGNALS))
@@ -78,15 +90,19 @@ def retune(
     }
     for name, examples in (("test", test), ("real_eval", real_eval)):
         if examples:
-            probs = probabilities(scorer, [e.text for e in examples], name)
+            probs = calibration.apply(logit_rows(scorer, [e.text for e in examples], name), temps)
             report[name] = metrics.summary(probs, [list(e.labels) for e in examples], thresholds)
-    report["threshold_tuning"] = threshold_tuning(rule, tolerance, bool(extra_dev)) + " (set by `yujing retune`)"
+    report["threshold_tuning"] = threshold_tuning(rule, tolerance, bool(extra_dev)) + f" (set by `{by}`)"
     report["retuned"] = {
+        "by": by,
         "rule": rule,
         "tolerance": tolerance,
         "thresholds": {s.value: round(float(thresholds[s]), 4) for s in SIGNALS},
         "previous_thresholds": {s.value: old[s] for s in SIGNALS},
         "previous_version": spec.version,
+        "temperatures_refit": refit_temperatures,
+        "temperatures": list(temps),
+        "previous_temperatures": list(spec.temperatures),
         "dev": {"synthetic": describe(synthetic_dev), "extra": describe(extra_dev)},
         "precision": "fp32",
         "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -96,6 +112,7 @@ def retune(
     if copy and out_dir is not None:
         shutil.copytree(model_dir, out_dir, dirs_exist_ok=True)
         target = out_dir
+    spec = replace(spec, temperatures=(temps[0], temps[1], temps[2]))
     if version is not None:
         spec = replace(spec, version=version)
     (target / SPEC_FILE).write_text(spec.to_json(), encoding="utf-8")
