@@ -10,9 +10,7 @@ logits have their own scale, so :func:`average` then fits the temperatures and s
 
 from __future__ import annotations
 
-import hashlib
 import json
-import shutil
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -21,7 +19,7 @@ from typing import Any
 
 from yujing.errors import InputError
 from yujing.models.card import METRICS_FILE, read_metrics
-from yujing.models.dataset import Example
+from yujing.models.dataset import Example, file_digest
 from yujing.models.retune import retune
 from yujing.models.transformer import SPEC_FILE, THRESHOLDS_FILE, WEIGHTS_FILE, ModelSpec, read_spec
 from yujing.records import SIGNALS
@@ -67,18 +65,18 @@ def average_weights(model_dirs: Sequence[Path], out_dir: Path, version: str) -> 
     n = len(specs)
     temps = [round(sum(sp.temperatures[j] for sp in specs) / n, 4) for j in range(len(SIGNALS))]
     spec = replace(first, version=version, temperatures=(temps[0], temps[1], temps[2]))
-    base = read_metrics(model_dirs[0])
-    report: dict[str, Any] = {k: base[k] for k in ("data", "data_files", "extra") if k in base}
+    cards = [read_metrics(d) for d in model_dirs]
+    report: dict[str, Any] = {k: cards[0][k] for k in ("data", "data_files", "extra") if k in cards[0]}
     report["averaged"] = {
         "models": [
             {
                 "path": str(d),
                 "name": sp.name,
                 "version": sp.version,
-                "seed": read_metrics(d).get("recipe", {}).get("seed"),
-                "weights_sha256": hashlib.sha256((d / WEIGHTS_FILE).read_bytes()).hexdigest()[:16],
+                "seed": card.get("recipe", {}).get("seed"),
+                "weights_sha256": file_digest(d / WEIGHTS_FILE),
             }
-            for d, sp in zip(model_dirs, specs, strict=True)
+            for d, sp, card in zip(model_dirs, specs, cards, strict=True)
         ],
         "weights": [round(1 / n, 6)] * n,
     }
@@ -105,11 +103,9 @@ def average(
     say: Callable[[str], None] = lambda _msg: None,
 ) -> dict[str, Any]:
     """Average ``model_dirs`` into ``out_dir``, then fit temperatures and thresholds on dev and measure it."""
-    if out_dir.exists() and any(out_dir.iterdir()):
-        raise InputError("out_exists", f"--out {out_dir}: the folder exists and is not empty; name a new folder")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    # Averaged in a scratch folder next to --out; --out appears only once the average is calibrated and measured.
-    with tempfile.TemporaryDirectory(prefix=f".{out_dir.name}-", dir=out_dir.parent) as scratch:
+    # Averaged in a scratch folder; retune refuses a non-empty --out and writes it only once the average is
+    # calibrated and measured.
+    with tempfile.TemporaryDirectory(prefix="yujing-average-") as scratch:
         staged = Path(scratch) / "model"
         average_weights(model_dirs, staged, version)
         say(f"averaged {len(model_dirs)} models: " + ", ".join(str(d) for d in model_dirs))
@@ -121,11 +117,9 @@ def average(
             real_eval,
             rule=rule,
             tolerance=tolerance,
+            out_dir=out_dir,
             refit_temperatures=True,
             by="yujing average",
             say=say,
         )
-        if out_dir.exists():
-            out_dir.rmdir()
-        shutil.move(str(staged), str(out_dir))
     return report

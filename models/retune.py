@@ -112,7 +112,7 @@ def retune(
     if copy and out_dir is not None:
         shutil.copytree(model_dir, out_dir, dirs_exist_ok=True)
         target = out_dir
-    spec = replace(spec, temperatures=(temps[0], temps[1], temps[2]))
+    spec = replace(spec, temperatures=temps)
     if version is not None:
         spec = replace(spec, version=version)
     (target / SPEC_FILE).write_text(spec.to_json(), encoding="utf-8")
