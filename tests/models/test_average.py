@@ -11,7 +11,6 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from tests.models.tiny_model import make_tiny_encoder, write_toy_splits
 from yujing.errors import InputError
 from yujing.models import calibration, metrics
 from yujing.models.average import average, average_weights
@@ -20,18 +19,6 @@ from yujing.models.scorer import logit_rows
 from yujing.models.train import TrainConfig, train
 from yujing.models.transformer import TransformerScorer
 from yujing.records import SIGNALS
-
-
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("cache")
-    make_tiny_encoder(root)
-    return root
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_toy_splits(tmp_path_factory.mktemp("data"))
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.models.tiny_model import make_tiny_encoder, toy_rows, write_toy_splits
+from tests.models.tiny_model import toy_rows, write_toy_splits
 from yujing.errors import InputError
 from yujing.models.datagen.real import CED_FILE, load_unlabelled
 from yujing.models.train import TrainConfig, soft_targets, teacher_probs, train
@@ -81,13 +81,6 @@ def test_unlabelled_pool_is_unannotated_train_side_and_not_near_eval(tmp_path: P
     finance_only.write_text("".join(labels.read_text(encoding="utf-8").splitlines(keepends=True)[:2]), encoding="utf-8")
     ced = {t[:7] for t in load_unlabelled(shared, 100, seed=1, labels_file=finance_only)} - expected
     assert ced == {"今天的发布会如", "网传某地明天停"}  # no eval CED post: every CED post is on the train side
-
-
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("cache")
-    make_tiny_encoder(root)
-    return root
 
 
 def test_student_learns_from_teacher_and_unlabelled_texts(cache: Path, tmp_path: Path) -> None:

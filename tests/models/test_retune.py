@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.models.tiny_model import make_tiny_encoder, write_toy_splits
 from yujing.errors import InputError
 from yujing.models import calibration, metrics
 from yujing.models.dataset import Example, describe, read_examples
@@ -22,18 +21,6 @@ from yujing.records import SIGNALS
 def real_like(examples: list[Example]) -> list[Example]:
     """The toy texts again, with a punctuation change and new ids: a second kind of dev text."""
     return [Example(f"real-{e.id}", e.text + "！", e.labels, "real", f"real-{e.group}") for e in examples]
-
-
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("cache")
-    make_tiny_encoder(root)
-    return root
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_toy_splits(tmp_path_factory.mktemp("data"))
 
 
 @pytest.fixture(scope="module")

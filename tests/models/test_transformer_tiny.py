@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.models.tiny_model import make_tiny_encoder, write_toy_splits
+from tests.models.tiny_model import write_toy_splits
 from yujing.errors import InputError, ModelError
 from yujing.models.dataset import read_examples
 from yujing.models.train import TrainConfig, pad, shuffled_batches, train
@@ -23,13 +23,6 @@ from yujing.models.transformer import (
 )
 from yujing.models.transformer import ModelSpec as TransformerModelSpec
 from yujing.records import SIGNALS, Scores
-
-
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("cache")
-    make_tiny_encoder(root)
-    return root
 
 
 @pytest.fixture(scope="module")
