@@ -1,0 +1,308 @@
+"""What limits macro-F1 on real texts: the real training data, or the features? Linear heads on frozen features.
+
+    PYTHONPATH=. python bench/real_probe.py --real ../shared/data [--model e5-zh-ft] [--cache DIR]
+        [--resamples 2000] [--json]
+
+For two frozen feature extractors — the fine-tuned model's own (its last layer, mean-pooled, exactly what its head
+reads) and the bare e5 encoder it was built on (no fine-tuning) — this fits a linear head (logistic regression,
+one logit per 300-character window, max over a text's windows as the scorer does) on the annotated real train
+texts outside real dev (the same by-group hold-out as ``yujing train --extra-real``), tunes each signal's
+threshold on real dev and measures macro-F1 on the real eval split. It repeats the fit on random 1/8, 1/4 and 1/2
+of those train texts (five draws each): a learning curve. It also re-tunes the model's own head's thresholds on
+real dev, and fits one head on real train plus 60 % of the synthetic dev split (thresholds at the mean of real-dev
+and synthetic F1 on the other 40 %), measuring the synthetic test split too.
+
+A flat curve on the model's features and a rising one on the bare encoder's say whether annotating more real texts
+would help a head, and by how much per doubling. Features are cached (``--cache``, default
+``$YUJING_CACHE_DIR/probe``): the first run encodes ~7,500 windows (about 15 minutes on 2 cores), later runs
+take about a minute. A measurement, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from yujing.models.batching import length_buckets
+from yujing.models.cli import DATA_DIR
+from yujing.models.datagen.real import load_real_eval, load_real_train
+from yujing.models.dataset import Example, hold_out, read_examples
+from yujing.models.encoder import cache_root, ensure_encoder
+from yujing.models.transformer import (
+    MeanPoolClassifier,
+    ModelSpec,
+    PackedForward,
+    build_classifier,
+    encode_batch,
+    load_model,
+)
+from yujing.models.zoo import DEFAULT_MODEL, find_model_dir
+from yujing.records import SIGNALS
+
+REAL_DEV = 0.3  # yujing train's default --real-dev
+FRACTIONS = (0.125, 0.25, 0.5, 1.0)
+DRAWS = 5
+DECAYS = (1e-4, 1e-3, 1e-2, 3e-2)  # L2 on standardised features, chosen by real-dev log loss
+Part = dict[str, Any]  # {"x": [windows, width], "owners": [windows], "y": [texts, 3]}
+
+
+def say(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def window_features(model: MeanPoolClassifier, spec: ModelSpec, tokenizer: Any, texts: Sequence[str]) -> Part:
+    """Mean-pooled last-layer features of each window and the index of the text it belongs to."""
+    forward = PackedForward(model)
+    pieces, owners = spec.windows(texts)
+    width = int(model.head.in_features)
+    out = torch.zeros(len(pieces), width)
+    start = time.monotonic()
+    with torch.inference_mode():
+        for k, batch in enumerate(length_buckets([len(t) for t in pieces], 32)):
+            enc = encode_batch(tokenizer, [pieces[i] for i in batch], spec.max_length)
+            x, tokens = forward.run(enc["input_ids"], enc["attention_mask"])
+            rows, length = enc["attention_mask"].shape
+            seq = tokens // length
+            sums = torch.zeros(rows, width).index_add_(0, seq, x.float())
+            out[batch] = sums / torch.bincount(seq, minlength=rows).clamp(min=1).unsqueeze(1)
+            if k % 25 == 0:
+                say(f"  {min((k + 1) * 32, len(pieces))}/{len(pieces)} windows, {time.monotonic() - start:.0f} s")
+    return {"x": out, "owners": torch.tensor(owners)}
+
+
+def text_max(window_logits: torch.Tensor, owners: torch.Tensor, n: int) -> torch.Tensor:
+    """Per text, the maximum over its windows of each column."""
+    out = torch.full((n, window_logits.shape[1]), -1e9, dtype=window_logits.dtype)
+    return out.scatter_reduce(0, owners[:, None].expand_as(window_logits), window_logits, "amax")
+
+
+def f1(pred: torch.Tensor, gold: torch.Tensor) -> torch.Tensor:
+    tp, fp, fn = (pred * gold).sum(0), (pred * (1 - gold)).sum(0), ((1 - pred) * gold).sum(0)
+    return 2 * tp / (2 * tp + fp + fn).clamp(min=1)
+
+
+GRID = torch.linspace(0.01, 0.99, 99)
+
+
+def tuned(probs: Sequence[torch.Tensor], golds: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Per signal, the grid threshold with the best mean F1 over the given (probabilities, gold) pairs."""
+    score = torch.stack([sum(f1((p >= g).float(), y) for p, y in zip(probs, golds, strict=True)) for g in GRID])
+    return GRID[score.argmax(0)]
+
+
+def subset(p: Part, idx: Sequence[int]) -> Part:
+    keep = sorted(idx)
+    remap = torch.full((len(p["y"]),), -1, dtype=torch.long)
+    remap[keep] = torch.arange(len(keep))
+    win = remap[p["owners"]] >= 0
+    return {"x": p["x"][win], "owners": remap[p["owners"][win]], "y": p["y"][keep]}
+
+
+class Head:
+    """Logistic regression with one logit per window and the max over a text's windows (full-batch Adam)."""
+
+    def __init__(self, parts: Sequence[Part], decay: float, steps: int = 300) -> None:
+        x = torch.cat([p["x"] for p in parts])
+        self.mu, self.sd = x.mean(0), x.std(0).clamp(min=1e-6)
+        y = torch.cat([p["y"] for p in parts])
+        rate = y.mean(0).clamp(1e-3, 0.5)
+        pos_weight = ((1 - rate) / rate).sqrt()  # half-way to balanced: gathering is ~2 % of real texts
+        w = torch.zeros(x.shape[1], y.shape[1], requires_grad=True)
+        b = torch.zeros(y.shape[1], requires_grad=True)
+        opt = torch.optim.Adam([w, b], lr=0.05)
+        for _ in range(steps):
+            opt.zero_grad()
+            loss = sum(
+                F.binary_cross_entropy_with_logits(
+                    self._logits(p, w, b), p["y"], pos_weight=pos_weight, reduction="sum"
+                )
+                for p in parts
+            )
+            (loss / len(y) + decay * (w * w).sum()).backward()
+            opt.step()
+        self.w, self.b = w.detach(), b.detach()
+
+    def _logits(self, p: Part, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return text_max((p["x"] - self.mu) / self.sd @ w + b, p["owners"], len(p["y"]))
+
+    def probs(self, p: Part) -> torch.Tensor:
+        return torch.sigmoid(self._logits(p, self.w, self.b))
+
+
+def choose_decay(train: Part, dev: Part) -> tuple[float, Head]:
+    best: tuple[float, float, Head] | None = None
+    for decay in DECAYS:
+        head = Head([train], decay)
+        loss = F.binary_cross_entropy(head.probs(dev).clamp(1e-6, 1 - 1e-6), dev["y"]).item()
+        if best is None or loss < best[0]:
+            best = (loss, decay, head)
+    assert best is not None
+    return best[1], best[2]
+
+
+def interval(a: torch.Tensor, b: torch.Tensor, gold: torch.Tensor, resamples: int) -> list[float]:
+    """95 % paired-bootstrap interval of macro-F1(b) - macro-F1(a) over texts."""
+    rng = torch.Generator().manual_seed(0)
+    diffs = []
+    for _ in range(resamples):
+        i = torch.randint(len(gold), (len(gold),), generator=rng)
+        diffs.append((f1(b[i], gold[i]).mean() - f1(a[i], gold[i]).mean()).item())
+    diffs.sort()
+    return [diffs[int(0.025 * resamples)], diffs[int(0.975 * resamples) - 1]]
+
+
+def per_label(scores: torch.Tensor) -> dict[str, float]:
+    return {"macro_f1": round(scores.mean().item(), 4)} | {
+        s.value: round(v, 4) for s, v in zip(SIGNALS, scores.tolist(), strict=True)
+    }
+
+
+def load_features(args: argparse.Namespace, model_dir: Path, sets: dict[str, list[Example]]) -> dict[str, Any]:
+    model, spec, thresholds, tokenizer = load_model(model_dir, progress=say)
+    bare = build_classifier(ensure_encoder(None, say), spec.depth).eval()
+    out: dict[str, Any] = {"spec": spec, "thresholds": thresholds, "model": model}
+    for name, extractor in ((model_dir.name, model), ("e5-bare", bare)):
+        path = args.cache / f"{name}-{spec.version}-{'-'.join(f'{k}{len(v)}' for k, v in sets.items())}.pt"
+        if not path.is_file():
+            cached = {}
+            for split, exs in sets.items():
+                say(f"{name}: encoding {split} ({len(exs)} texts)")
+                cached[split] = window_features(extractor, spec, tokenizer, [e.text for e in exs])
+            args.cache.mkdir(parents=True, exist_ok=True)
+            torch.save(cached, path)
+        parts = torch.load(path)
+        for split, exs in sets.items():
+            parts[split]["y"] = torch.tensor([list(e.labels) for e in exs], dtype=torch.float32)
+        out[name] = parts
+    return out
+
+
+def probe(parts: dict[str, Part], resamples: int) -> dict[str, Any]:
+    train, dev, ev = parts["real_train"], parts["real_dev"], parts["real_eval"]
+    decay, head = choose_decay(train, dev)
+    result: dict[str, Any] = {"decay": decay}
+    curve = []
+    n = len(train["y"])
+    for frac in FRACTIONS:
+        draws = []
+        for seed in range(DRAWS if frac < 1 else 1):
+            idx = random.Random(seed).sample(range(n), int(frac * n)) if frac < 1 else list(range(n))
+            h = head if frac == 1 else Head([subset(train, idx)], decay)
+            t = tuned([h.probs(dev)], [dev["y"]])
+            draws.append(f1((h.probs(ev) >= t).float(), ev["y"]))
+        mean = torch.stack(draws).mean(0)
+        curve.append(
+            {
+                "texts": int(frac * n),
+                "draws": len(draws),
+                **per_label(mean),
+                "macro_f1_draws": [round(d.mean().item(), 4) for d in draws],
+            }
+        )
+        say(f"  {int(frac * n)} real train texts: macro-F1 {mean.mean():.3f}")
+    result["curve"] = curve
+    k = len(parts["syn_dev"]["y"])
+    order = random.Random(1).sample(range(k), k)
+    fit_part, tune_part = (
+        subset(parts["syn_dev"], order[: int(0.6 * k)]),
+        subset(parts["syn_dev"], order[int(0.6 * k) :]),
+    )
+    both = Head([train, fit_part], decay)
+    t = tuned([both.probs(dev), both.probs(tune_part)], [dev["y"], tune_part["y"]])
+    result["real_and_synthetic_head"] = {
+        "real_eval": per_label(f1((both.probs(ev) >= t).float(), ev["y"])),
+        "synthetic_test": per_label(f1((both.probs(parts["syn_test"]) >= t).float(), parts["syn_test"]["y"])),
+    }
+    result["_full"] = (head, tuned([head.probs(dev)], [dev["y"]]))
+    return result
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--real", type=Path, required=True, help="shared data folder with the annotated real texts")
+    p.add_argument("--model", default=DEFAULT_MODEL)
+    p.add_argument("--cache", type=Path, default=cache_root() / "probe")
+    p.add_argument("--resamples", type=int, default=2000)
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args(argv)
+    torch.manual_seed(0)
+    real_train, real_dev = hold_out(load_real_train(args.real), REAL_DEV)
+    sets = {
+        "real_train": real_train,
+        "real_dev": real_dev,
+        "real_eval": load_real_eval(args.real),
+        "syn_dev": read_examples(DATA_DIR / "dev.jsonl"),
+        "syn_test": read_examples(DATA_DIR / "test.jsonl"),
+    }
+    model_dir = find_model_dir(args.model)
+    feats = load_features(args, model_dir, sets)
+    spec, model = feats["spec"], feats["model"]
+    served_thr = torch.tensor([feats["thresholds"][s] for s in SIGNALS])
+    own: dict[str, Part] = feats[model_dir.name]
+
+    def served(part: Part) -> torch.Tensor:  # the model's own head and temperatures, as the scorer serves it
+        logits = part["x"] @ model.head.weight.detach().T + model.head.bias.detach()
+        return torch.sigmoid(text_max(logits, part["owners"], len(part["y"])) / torch.tensor(spec.temperatures))
+
+    ev = own["real_eval"]
+    as_served = (served(ev) >= served_thr).float()
+    real_dev_thr = tuned([served(own["real_dev"])], [own["real_dev"]["y"]])
+    report: dict[str, Any] = {
+        "model": f"{spec.name}@{spec.version}",
+        "texts": {k: len(v) for k, v in sets.items()},
+        "served": {
+            "real_eval": per_label(f1(as_served, ev["y"])),
+            "synthetic_test": per_label(f1((served(own["syn_test"]) >= served_thr).float(), own["syn_test"]["y"])),
+        },
+        "served_thresholds_from_real_dev": {
+            "thresholds": [round(t, 2) for t in real_dev_thr.tolist()],
+            "real_eval": per_label(f1((served(ev) >= real_dev_thr).float(), ev["y"])),
+        },
+    }
+    for name in (model_dir.name, "e5-bare"):
+        say(f"{name} features: fitting heads")
+        result = probe(feats[name], args.resamples)
+        head, thr = result.pop("_full")
+        if name == model_dir.name:
+            result["real_head_vs_served_interval"] = [
+                round(v, 4) for v in interval(as_served, (head.probs(ev) >= thr).float(), ev["y"], args.resamples)
+            ]
+        report[name] = result
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=1))
+        return 0
+    print(f"{report['model']}, real eval {len(ev['y'])} texts (macro-F1; rumour / panic / gathering)")
+
+    def row(label: str, r: dict[str, float]) -> str:
+        return f"  {label:<58} {r['macro_f1']:.3f}  ({r['rumour']:.3f} / {r['panic']:.3f} / {r['gathering']:.3f})"
+
+    print(row("as served", report["served"]["real_eval"]))
+    print(row("own head, thresholds tuned on real dev", report["served_thresholds_from_real_dev"]["real_eval"]))
+    for name in (model_dir.name, "e5-bare"):
+        r = report[name]
+        print(f"{name} features, a head fitted on real train texts (L2 {r['decay']:g}):")
+        for c in r["curve"]:
+            print(row(f"{c['texts']} texts (mean of {c['draws']})", c))
+        both = r["real_and_synthetic_head"]
+        print(
+            row("real train + 60 % synthetic dev", both["real_eval"])
+            + f"   synthetic test {both['synthetic_test']['macro_f1']:.3f}"
+        )
+        if "real_head_vs_served_interval" in r:
+            lo, hi = r["real_head_vs_served_interval"]
+            print(f"  all real train texts vs as served: 95 % interval [{lo:+.3f}, {hi:+.3f}]")
+    print(f"synthetic test as served: {report['served']['synthetic_test']['macro_f1']:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
