@@ -1,7 +1,7 @@
 """What limits macro-F1 on real texts: the real training data, or the features? Linear heads on frozen features.
 
     PYTHONPATH=. python bench/real_probe.py --real ../shared/data [--model e5-zh-ft] [--cache DIR]
-        [--resamples 2000] [--json]
+        [--layers 4,6,8,10] [--resamples 2000] [--json]
 
 For two frozen feature extractors — the fine-tuned model's own (its last layer, mean-pooled, exactly what its head
 reads) and the bare e5 encoder it was built on (no fine-tuning) — this fits a linear head (logistic regression,
@@ -10,7 +10,9 @@ texts outside real dev (the same by-group hold-out as ``yujing train --extra-rea
 threshold on real dev and measures macro-F1 on the real eval split. It repeats the fit on random 1/8, 1/4 and 1/2
 of those train texts (five draws each): a learning curve. It also re-tunes the model's own head's thresholds on
 real dev, and fits one head on real train plus 60 % of the synthetic dev split (thresholds at the mean of real-dev
-and synthetic F1 on the other 40 %), measuring the synthetic test split too.
+and synthetic F1 on the other 40 %), measuring the synthetic test split too. With ``--layers`` it fits a head on
+the model's own features after each of those layers (mean-pooled the same way) and one on all of them and the last
+layer side by side: whether an earlier layer carries more of what real texts need than the last.
 
 A flat curve on the model's features and a rising one on the bare encoder's say whether annotating more real texts
 would help a head, and by how much per doubling. Features are cached (``--cache``, default
@@ -59,8 +61,10 @@ def say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def window_features(model: MeanPoolClassifier, spec: ModelSpec, tokenizer: Any, texts: Sequence[str]) -> Part:
-    """Mean-pooled last-layer features of each window and the index of the text it belongs to."""
+def window_features(
+    model: MeanPoolClassifier, spec: ModelSpec, tokenizer: Any, texts: Sequence[str], stop: int | None = None
+) -> Part:
+    """Mean-pooled features of each window after ``stop`` layers (all by default), and the index of its text."""
     forward = PackedForward(model)
     pieces, owners = spec.windows(texts)
     width = int(model.head.in_features)
@@ -69,7 +73,7 @@ def window_features(model: MeanPoolClassifier, spec: ModelSpec, tokenizer: Any, 
     with torch.inference_mode():
         for k, batch in enumerate(length_buckets([len(t) for t in pieces], 32)):
             enc = encode_batch(tokenizer, [pieces[i] for i in batch], spec.max_length)
-            x, tokens = forward.run(enc["input_ids"], enc["attention_mask"])
+            x, tokens = forward.run(enc["input_ids"], enc["attention_mask"], stop)
             rows, length = enc["attention_mask"].shape
             seq = tokens // length
             sums = torch.zeros(rows, width).index_add_(0, seq, x.float())
@@ -169,7 +173,7 @@ def per_label(scores: torch.Tensor) -> dict[str, float]:
 def load_features(args: argparse.Namespace, model_dir: Path, sets: dict[str, list[Example]]) -> dict[str, Any]:
     model, spec, thresholds, tokenizer = load_model(model_dir, progress=say)
     bare = build_classifier(ensure_encoder(None, say), spec.depth).eval()
-    out: dict[str, Any] = {"spec": spec, "thresholds": thresholds, "model": model}
+    out: dict[str, Any] = {"spec": spec, "thresholds": thresholds, "model": model, "tokenizer": tokenizer}
     for name, extractor in ((model_dir.name, model), ("e5-bare", bare)):
         path = args.cache / f"{name}-{spec.version}-{'-'.join(f'{k}{len(v)}' for k, v in sets.items())}.pt"
         if not path.is_file():
@@ -184,6 +188,37 @@ def load_features(args: argparse.Namespace, model_dir: Path, sets: dict[str, lis
             parts[split]["y"] = torch.tensor([list(e.labels) for e in exs], dtype=torch.float32)
         out[name] = parts
     return out
+
+
+REAL_SETS = ("real_train", "real_dev", "real_eval")
+
+
+def layer_features(
+    args: argparse.Namespace, feats: dict[str, Any], name: str, sets: dict[str, list[Example]], layer: int
+) -> dict[str, Part]:
+    """The real splits' features after ``layer`` layers of the fine-tuned model (cached like the others)."""
+    spec, model = feats["spec"], feats["model"]
+    sizes = "-".join(f"{k}{len(sets[k])}" for k in REAL_SETS)
+    path = args.cache / f"{name}-{spec.version}-layer{layer}-{sizes}.pt"
+    if not path.is_file():
+        cached = {}
+        for split in REAL_SETS:
+            say(f"{name} after layer {layer}: encoding {split} ({len(sets[split])} texts)")
+            cached[split] = window_features(model, spec, feats["tokenizer"], [e.text for e in sets[split]], layer)
+        args.cache.mkdir(parents=True, exist_ok=True)
+        torch.save(cached, path)
+    parts: dict[str, Part] = torch.load(path)
+    for split in REAL_SETS:
+        parts[split]["y"] = feats[name][split]["y"]
+    return parts
+
+
+def full_head(parts: dict[str, Part]) -> tuple[dict[str, Any], torch.Tensor]:
+    """A head fitted on all real train texts: its figures on real eval, and its decisions there."""
+    decay, head = choose_decay(parts["real_train"], parts["real_dev"])
+    thr = tuned([head.probs(parts["real_dev"])], [parts["real_dev"]["y"]])
+    pred = (head.probs(parts["real_eval"]) >= thr).float()
+    return {"decay": decay, **per_label(f1(pred, parts["real_eval"]["y"]))}, pred
 
 
 def probe(parts: dict[str, Part], resamples: int) -> dict[str, Any]:
@@ -232,8 +267,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--model", default=DEFAULT_MODEL)
     p.add_argument("--cache", type=Path, default=cache_root() / "probe")
     p.add_argument("--resamples", type=int, default=2000)
+    p.add_argument(
+        "--layers",
+        default="",
+        help="also probe the model's own features after these layers, e.g. "
+        "6,8,10 (each alone, and all of them with the last layer side by side)",
+    )
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
+    try:
+        layers = sorted({int(x) for x in args.layers.split(",") if x.strip()})
+    except ValueError:
+        p.error(f"--layers takes layer numbers separated by commas, e.g. 6,8,10; got {args.layers!r}")
     torch.manual_seed(0)
     real_train, real_dev = hold_out(load_real_train(args.real), REAL_DEV)
     sets = {
@@ -277,6 +322,28 @@ def main(argv: Sequence[str] | None = None) -> int:
                 round(v, 4) for v in interval(as_served, (head.probs(ev) >= thr).float(), ev["y"], args.resamples)
             ]
         report[name] = result
+    if layers:
+        depth = spec.depth
+        if layers[0] < 1 or layers[-1] >= depth:
+            p.error(f"--layers: {args.model} has {depth} layers; give numbers from 1 to {depth - 1}")
+        by_layer = {n: layer_features(args, feats, model_dir.name, sets, n) for n in layers}
+        by_layer[depth] = {k: own[k] for k in REAL_SETS}
+        rows = {}
+        for n, parts in by_layer.items():
+            say(f"after layer {n}: fitting a head")
+            rows[str(n)] = full_head(parts)[0]
+        joined = {
+            k: {
+                "x": torch.cat([by_layer[n][k]["x"] for n in by_layer], 1),
+                "owners": own[k]["owners"],
+                "y": own[k]["y"],
+            }
+            for k in REAL_SETS
+        }
+        say("all those layers side by side: fitting a head")
+        rows["joined"], pred = full_head(joined)
+        rows["joined"]["interval_vs_served"] = [round(v, 4) for v in interval(as_served, pred, ev["y"], args.resamples)]
+        report["layers"] = rows
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=1))
         return 0
@@ -300,6 +367,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "real_head_vs_served_interval" in r:
             lo, hi = r["real_head_vs_served_interval"]
             print(f"  all real train texts vs as served: 95 % interval [{lo:+.3f}, {hi:+.3f}]")
+    if "layers" in report:
+        print(f"{model_dir.name} features after each layer, a head fitted on all real train texts:")
+        for key, r in report["layers"].items():
+            label = f"after layer {key}" if key != "joined" else "those layers side by side"
+            print(row(f"{label} (L2 {r['decay']:g})", r))
+        lo, hi = report["layers"]["joined"]["interval_vs_served"]
+        print(f"  side by side vs as served: 95 % interval [{lo:+.3f}, {hi:+.3f}]")
     print(f"synthetic test as served: {report['served']['synthetic_test']['macro_f1']:.3f}")
     return 0
 
