@@ -26,25 +26,23 @@ import argparse
 import json
 import random
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
-from yujing.models.batching import length_buckets
 from yujing.models.cli import DATA_DIR
 from yujing.models.datagen.real import load_real_eval, load_real_train
 from yujing.models.dataset import Example, hold_out, read_examples
 from yujing.models.encoder import cache_root, ensure_encoder
+from yujing.models.head import window_features as head_features
+from yujing.models.layer_head import LinearHead, Part, fit_head, text_max
+from yujing.models.layer_head import choose_decay as choose_head
 from yujing.models.transformer import (
     MeanPoolClassifier,
     ModelSpec,
-    PackedForward,
     build_classifier,
-    encode_batch,
     load_model,
 )
 from yujing.models.zoo import DEFAULT_MODEL, find_model_dir
@@ -53,8 +51,6 @@ from yujing.records import SIGNALS
 REAL_DEV = 0.3  # yujing train's default --real-dev
 FRACTIONS = (0.125, 0.25, 0.5, 1.0)
 DRAWS = 5
-DECAYS = (1e-4, 1e-3, 1e-2, 3e-2)  # L2 on standardised features, chosen by real-dev log loss
-Part = dict[str, Any]  # {"x": [windows, width], "owners": [windows], "y": [texts, 3]}
 
 
 def say(msg: str) -> None:
@@ -65,28 +61,8 @@ def window_features(
     model: MeanPoolClassifier, spec: ModelSpec, tokenizer: Any, texts: Sequence[str], stop: int | None = None
 ) -> Part:
     """Mean-pooled features of each window after ``stop`` layers (all by default), and the index of its text."""
-    forward = PackedForward(model)
-    pieces, owners = spec.windows(texts)
-    width = int(model.head.in_features)
-    out = torch.zeros(len(pieces), width)
-    start = time.monotonic()
-    with torch.inference_mode():
-        for k, batch in enumerate(length_buckets([len(t) for t in pieces], 32)):
-            enc = encode_batch(tokenizer, [pieces[i] for i in batch], spec.max_length)
-            x, tokens = forward.run(enc["input_ids"], enc["attention_mask"], stop)
-            rows, length = enc["attention_mask"].shape
-            seq = tokens // length
-            sums = torch.zeros(rows, width).index_add_(0, seq, x.float())
-            out[batch] = sums / torch.bincount(seq, minlength=rows).clamp(min=1).unsqueeze(1)
-            if k % 25 == 0:
-                say(f"  {min((k + 1) * 32, len(pieces))}/{len(pieces)} windows, {time.monotonic() - start:.0f} s")
-    return {"x": out, "owners": torch.tensor(owners)}
-
-
-def text_max(window_logits: torch.Tensor, owners: torch.Tensor, n: int) -> torch.Tensor:
-    """Per text, the maximum over its windows of each column."""
-    out = torch.full((n, window_logits.shape[1]), -1e9, dtype=window_logits.dtype)
-    return out.scatter_reduce(0, owners[:, None].expand_as(window_logits), window_logits, "amax")
+    x, owners = head_features(model, spec, tokenizer, texts, [stop or len(model.layers())], say)
+    return {"x": x, "owners": owners}
 
 
 def f1(pred: torch.Tensor, gold: torch.Tensor) -> torch.Tensor:
@@ -111,46 +87,9 @@ def subset(p: Part, idx: Sequence[int]) -> Part:
     return {"x": p["x"][win], "owners": remap[p["owners"][win]], "y": p["y"][keep]}
 
 
-class Head:
-    """Logistic regression with one logit per window and the max over a text's windows (full-batch Adam)."""
-
-    def __init__(self, parts: Sequence[Part], decay: float, steps: int = 300) -> None:
-        x = torch.cat([p["x"] for p in parts])
-        self.mu, self.sd = x.mean(0), x.std(0).clamp(min=1e-6)
-        y = torch.cat([p["y"] for p in parts])
-        rate = y.mean(0).clamp(1e-3, 0.5)
-        pos_weight = ((1 - rate) / rate).sqrt()  # half-way to balanced: gathering is ~2 % of real texts
-        w = torch.zeros(x.shape[1], y.shape[1], requires_grad=True)
-        b = torch.zeros(y.shape[1], requires_grad=True)
-        opt = torch.optim.Adam([w, b], lr=0.05)
-        for _ in range(steps):
-            opt.zero_grad()
-            loss = sum(
-                F.binary_cross_entropy_with_logits(
-                    self._logits(p, w, b), p["y"], pos_weight=pos_weight, reduction="sum"
-                )
-                for p in parts
-            )
-            (loss / len(y) + decay * (w * w).sum()).backward()
-            opt.step()
-        self.w, self.b = w.detach(), b.detach()
-
-    def _logits(self, p: Part, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        return text_max((p["x"] - self.mu) / self.sd @ w + b, p["owners"], len(p["y"]))
-
-    def probs(self, p: Part) -> torch.Tensor:
-        return torch.sigmoid(self._logits(p, self.w, self.b))
-
-
-def choose_decay(train: Part, dev: Part) -> tuple[float, Head]:
-    best: tuple[float, float, Head] | None = None
-    for decay in DECAYS:
-        head = Head([train], decay)
-        loss = F.binary_cross_entropy(head.probs(dev).clamp(1e-6, 1 - 1e-6), dev["y"]).item()
-        if best is None or loss < best[0]:
-            best = (loss, decay, head)
-    assert best is not None
-    return best[1], best[2]
+def choose_decay(train: Part, dev: Part) -> tuple[float, LinearHead]:
+    head, _ = choose_head([train], [dev])
+    return head.decay, head
 
 
 def interval(a: torch.Tensor, b: torch.Tensor, gold: torch.Tensor, resamples: int) -> list[float]:
@@ -231,7 +170,7 @@ def probe(parts: dict[str, Part], resamples: int) -> dict[str, Any]:
         draws = []
         for seed in range(DRAWS if frac < 1 else 1):
             idx = random.Random(seed).sample(range(n), int(frac * n)) if frac < 1 else list(range(n))
-            h = head if frac == 1 else Head([subset(train, idx)], decay)
+            h = head if frac == 1 else fit_head([subset(train, idx)], decay)
             t = tuned([h.probs(dev)], [dev["y"]])
             draws.append(f1((h.probs(ev) >= t).float(), ev["y"]))
         mean = torch.stack(draws).mean(0)
@@ -251,7 +190,7 @@ def probe(parts: dict[str, Part], resamples: int) -> dict[str, Any]:
         subset(parts["syn_dev"], order[: int(0.6 * k)]),
         subset(parts["syn_dev"], order[int(0.6 * k) :]),
     )
-    both = Head([train, fit_part], decay)
+    both = fit_head([train, fit_part], decay)
     t = tuned([both.probs(dev), both.probs(tune_part)], [dev["y"], tune_part["y"]])
     result["real_and_synthetic_head"] = {
         "real_eval": per_label(f1((both.probs(ev) >= t).float(), ev["y"])),

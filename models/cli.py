@@ -19,6 +19,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _add_train(sub)
     _add_retune(sub)
     _add_average(sub)
+    _add_head(sub)
     _add_eval(sub)
     p = sub.add_parser("models", help="list the scoring models (yujing score --model NAME)")
     p.add_argument("--json", action="store_true", help="one JSON object per model")
@@ -183,6 +184,35 @@ def _add_average(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("--version", required=True, help="version of the averaged model")
     p.add_argument("--json", action="store_true", help="print the averaged model's report as JSON")
     p.set_defaults(func=cmd_average)
+
+
+def _add_head(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "head",
+        help="give a trained model a new linear head that reads several of its layers side by side (the encoder is "
+        "kept), fitted on frozen features; set its thresholds on dev and measure it",
+    )
+    p.add_argument("model", help="model name or folder (see `yujing models`)")
+    p.add_argument("--layers", required=True, help="layer numbers the head reads, e.g. 4,6,8,10,12 (12 = the last)")
+    p.add_argument("--out", type=Path, required=True, help="new folder for the model")
+    p.add_argument("--version", required=True, help="version of the new model")
+    p.add_argument(
+        "--extra-train",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="add the labelled texts of this JSONL file to train (e.g. models/data/spam_negatives.jsonl); repeatable",
+    )
+    p.add_argument(
+        "--no-balance",
+        dest="balance",
+        action="store_false",
+        help="count each --extra-real train text once (default: they weigh as much in all as the other train texts)",
+    )
+    _add_dev_options(p)
+    p.add_argument("--json", action="store_true", help="print the new model's report as JSON")
+    p.set_defaults(func=cmd_head)
 
 
 def _add_dev_options(p: argparse.ArgumentParser) -> None:
@@ -417,6 +447,61 @@ def cmd_average(args: argparse.Namespace) -> int:
         say=_say,
     )
     return print_tuned(report, args.out, "averaged", args.json)
+
+
+def cmd_head(args: argparse.Namespace) -> int:
+    from yujing.models.dataset import describe, file_digest, read_examples
+    from yujing.models.head import fit_layer_head, parse_layers
+    from yujing.models.transformer import read_spec
+    from yujing.models.zoo import find_model_dir
+
+    model_dir = find_model_dir(args.model)
+    layers = parse_layers(args.layers, read_spec(model_dir)[0].depth)
+    if args.tolerance < 0 or args.tolerance >= 1:
+        raise InputError("bad_option", f"--tolerance must be in [0, 1), got {args.tolerance}")
+    real_train, real_dev = real_split(args) if args.extra_real or args.real_labels else ([], [])
+    train = read_examples(args.data / "train.jsonl")
+    sources: list[dict[str, Any]] = []
+    if real_train or real_dev:
+        labels = f"{args.real_labels} (sha256 {file_digest(args.real_labels)})" if args.real_labels else (
+            "models/data/real_labels.jsonl")
+        what = f"annotated real texts: train split of {labels} (texts from the shared data folder)"
+        for split, part in (("train", real_train), ("dev", real_dev)):
+            sources.append({"name": "real_labels:train", "added_to": split, "source": what, **describe(part)})
+    for path in args.extra_train:
+        examples = read_examples(path)  # a missing, empty or bad file raises InputError naming file:line
+        train += examples
+        sources.append({"name": f"file:{path.name}", "added_to": "train",
+                        "source": f"{path} (sha256 {file_digest(path)})", **describe(examples)})
+    report = fit_layer_head(
+        model_dir,
+        layers,
+        train,
+        real_train,
+        read_examples(args.data / "dev.jsonl"),
+        real_dev,
+        read_examples(args.data / "test.jsonl"),
+        load_real(args.real) if args.real else [],
+        out_dir=args.out,
+        version=args.version,
+        balance=args.balance,
+        rule=args.thresholds,
+        tolerance=args.tolerance,
+        sources=sources,
+        say=_say,
+    )
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=1))
+        return 0
+    head = report["head"]
+    print(f"head on layers {','.join(map(str, head['layers']))} of {head['from']['name']} v{head['from']['version']} "
+          f"(L2 {head['l2']:g})")
+    for split in ("dev", "test", "real_eval"):
+        if split in report:
+            print(f"{split}: macro-F1 {report[split]['macro_f1']:.3f}")
+    print(f"model written to {args.out} (model card: {args.out / 'model_card.md'}); "
+          f"use it with `yujing score --model {args.out}`")
+    return 0
 
 
 def dev_texts(args: argparse.Namespace, model_dir: Path) -> tuple[list[Any], list[Any], list[Any], list[Any]]:

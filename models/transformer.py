@@ -49,6 +49,15 @@ class ModelSpec:
     labels: tuple[str, ...] = tuple(s.value for s in SIGNALS)
     window_chars: int = 0  # > 0: score overlapping windows of this many characters, max per signal
     max_windows: int = 8
+    head_layers: tuple[int, ...] = ()  # the head reads these layers' pooled outputs side by side; () = the last
+
+    def __post_init__(self) -> None:
+        if list(self.head_layers) != sorted(set(self.head_layers)) or any(
+            not 1 <= n <= self.depth for n in self.head_layers
+        ):
+            raise ValueError(
+                f"head_layers: expected increasing layer numbers in 1..{self.depth}, got {list(self.head_layers)}"
+            )
 
     def windows(self, texts: Sequence[str]) -> tuple[list[str], list[int]]:
         """(pieces to encode, owner text index of each piece); one piece per text without windowing."""
@@ -81,6 +90,7 @@ class ModelSpec:
             labels=tuple(str(x) for x in d.get("labels", [s.value for s in SIGNALS])),
             window_chars=int(d.get("window_chars", 0)),
             max_windows=int(d.get("max_windows", 8)),
+            head_layers=tuple(int(n) for n in d.get("head_layers", ())),
         )
 
 
@@ -112,22 +122,40 @@ def max_by_owner(rows: Sequence[Sequence[float]], owners: Sequence[int], n: int)
 
 
 class MeanPoolClassifier(nn.Module):
-    """BERT encoder -> masked mean over tokens -> dropout -> linear, one logit per signal."""
+    """BERT encoder -> masked mean over tokens -> dropout -> linear, one logit per signal.
 
-    def __init__(self, bert: nn.Module, hidden: int, n_labels: int = len(SIGNALS), dropout: float = 0.1) -> None:
+    With ``head_layers`` (layer numbers, 1 = after the first layer) the head reads the mean-pooled outputs of
+    those layers side by side instead of the last layer's alone: fine-tuning on mostly synthetic text shapes the
+    last layer the most, and earlier layers keep more of what real posts need (``models/README.md``, v16).
+    """
+
+    def __init__(
+        self,
+        bert: nn.Module,
+        hidden: int,
+        n_labels: int = len(SIGNALS),
+        dropout: float = 0.1,
+        head_layers: Sequence[int] = (),
+    ) -> None:
         super().__init__()
         self.bert = bert
+        self.head_layers = tuple(head_layers)
         self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(hidden, n_labels)
+        self.head = nn.Linear(hidden * max(1, len(self.head_layers)), n_labels)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        return self.classify(hidden, attention_mask)
+        if not self.head_layers:
+            hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            return self.classify(hidden, attention_mask)
+        states = self.bert(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True).hidden_states
+        pooled = torch.cat([mean_pool(states[n], attention_mask) for n in self.head_layers], -1)
+        return torch.as_tensor(self.head(self.dropout(pooled)))
 
     def classify(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-        return torch.as_tensor(self.head(self.dropout(pooled)))
+        """Logits from the last layer's output (a model whose head reads only that layer)."""
+        if self.head_layers:
+            raise ModelError(f"this head reads layers {list(self.head_layers)}, not the last layer alone")
+        return torch.as_tensor(self.head(self.dropout(mean_pool(hidden, attention_mask))))
 
     def layers(self) -> nn.ModuleList:
         layers = self.bert.get_submodule("encoder.layer")
@@ -144,6 +172,12 @@ class MeanPoolClassifier(nn.Module):
     def forward_from(self, hidden: torch.Tensor, attention_mask: torch.Tensor, start: int) -> torch.Tensor:
         """Logits from cached hidden states at layer ``start``."""
         return self.classify(self.run_layers(hidden, attention_mask, start, len(self.layers())), attention_mask)
+
+
+def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """[batch, length, width] -> [batch, width]: the mean over each row's real tokens."""
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
 
 
 class PackedForward:
@@ -197,6 +231,14 @@ class PackedForward:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """(hidden states of the real tokens after the first ``stop`` layers (all by default), packed as
         [tokens, width] in row-major order; their positions in the flattened [batch * length] input)."""
+        states, tokens = self.run_keep(input_ids, attention_mask, [len(self.layers) if stop is None else stop])
+        return states[0], tokens
+
+    def run_keep(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, layers: Sequence[int]
+    ) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """Like :meth:`run`, the packed states after each of the layers numbered in ``layers`` (increasing, 0 = the
+        embeddings), from one pass."""
         hidden = self.model.bert.get_submodule("embeddings")(input_ids=input_ids)
         batch, length, width = hidden.shape
         keep = attention_mask.bool()
@@ -208,7 +250,9 @@ class PackedForward:
         rows = tokens // length * aligned + tokens % length  # the real tokens' rows in [batch * aligned]
         key_mask = F.pad(keep, (0, aligned - length))[:, None, None, :]
         size = width // self.heads
-        for qkv_w, qkv_b, o_w, o_b, ln1_w, ln1_b, up_w, up_b, down_w, down_b, ln2_w, ln2_b in self.layers[:stop]:
+        kept = [x] if layers and layers[0] == 0 else []
+        for n, weights in enumerate(self.layers[: max(layers, default=0)], 1):
+            qkv_w, qkv_b, o_w, o_b, ln1_w, ln1_b, up_w, up_b, down_w, down_b, ln2_w, ln2_b = weights
             padded = x.new_zeros(batch * aligned, 3 * width)
             padded[rows] = F.linear(x, qkv_w, qkv_b)
             q, k, v = padded.view(batch, aligned, 3, self.heads, size).permute(2, 0, 3, 1, 4).contiguous().unbind(0)
@@ -217,18 +261,30 @@ class PackedForward:
             x = F.layer_norm(x + F.linear(att, o_w, o_b), (width,), ln1_w, ln1_b, self.eps)
             up = F.gelu(F.linear(x, up_w, up_b))
             x = F.layer_norm(x + F.linear(up, down_w, down_b), (width,), ln2_w, ln2_b, self.eps)
-        return x, tokens
+            if n in layers:
+                kept.append(x)
+        return kept, tokens
 
     def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        x, tokens = self.run(input_ids, attention_mask)
+        return torch.as_tensor(self.model.head(self.pooled(input_ids, attention_mask)))
+
+    def pooled(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """What the head reads: the mean-pooled outputs of its layers, side by side ([batch, features])."""
+        states, tokens = self.run_keep(input_ids, attention_mask, self.model.head_layers or [len(self.layers)])
         batch, length = attention_mask.shape
-        out = x.new_zeros(batch * length, x.shape[1])
-        out[tokens] = x
-        return self.model.classify(out.view(batch, length, -1), attention_mask)
+        pooled = []
+        for x in states:
+            out = x.new_zeros(batch * length, x.shape[1])
+            out[tokens] = x
+            pooled.append(mean_pool(out.view(batch, length, -1), attention_mask))
+        return torch.cat(pooled, -1)
 
 
-def build_classifier(encoder_dir: Path, depth: int, seed: int | None = None) -> MeanPoolClassifier:
-    """The pretrained encoder truncated to ``depth`` layers with a fresh head (seeded when given)."""
+def build_classifier(
+    encoder_dir: Path, depth: int, seed: int | None = None, head_layers: Sequence[int] = ()
+) -> MeanPoolClassifier:
+    """The pretrained encoder truncated to ``depth`` layers with a fresh head (seeded when given) that reads the
+    last layer, or ``head_layers`` side by side."""
     from transformers import BertModel
     from transformers.utils import logging as hf_logging
 
@@ -246,7 +302,7 @@ def build_classifier(encoder_dir: Path, depth: int, seed: int | None = None) -> 
     bert.config.num_hidden_layers = depth
     if seed is not None:
         torch.manual_seed(seed)
-    return MeanPoolClassifier(bert, int(bert.config.hidden_size))
+    return MeanPoolClassifier(bert, int(bert.config.hidden_size), head_layers=head_layers)
 
 
 def init_from(model: MeanPoolClassifier, source: MeanPoolClassifier, layers: Sequence[int]) -> None:
@@ -319,7 +375,7 @@ def load_model(
             f"{model_dir}: built on encoder {spec.encoder_id!r}, this Yujing converts {ENCODER_ID!r}; retrain"
         )
     encoder_dir = ensure_encoder(cache, progress)
-    model = build_classifier(encoder_dir, spec.depth)
+    model = build_classifier(encoder_dir, spec.depth, head_layers=spec.head_layers)
     try:
         tensors = load_file(str(model_dir / WEIGHTS_FILE))
     except (OSError, ValueError) as exc:
