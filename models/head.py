@@ -171,7 +171,12 @@ def fit_layer_head(
     report["head"] = {
         "by": "yujing head",
         "layers": list(layers),
-        "from": {"name": spec.name, "version": spec.version, "weights_sha256": file_digest(model_dir / WEIGHTS_FILE)},
+        "from": {
+            "name": spec.name,
+            "version": spec.version,
+            "weights_sha256": file_digest(model_dir / WEIGHTS_FILE),
+            "recipe": source.get("recipe"),  # how the kept layers were fine-tuned
+        },
         "train": {
             "texts": describe(train),
             "real_texts": describe(real_train),

@@ -313,6 +313,11 @@ def init_from(model: MeanPoolClassifier, source: MeanPoolClassifier, layers: Seq
                          f"({len(model.layers())})")
     if any(not 0 <= j < len(source.layers()) for j in layers):
         raise ModelError(f"init layers {list(layers)}: the source model has layers 0..{len(source.layers()) - 1}")
+    if source.head_layers != model.head_layers:
+        raise ModelError(
+            f"init: the source model's head reads layers {list(source.head_layers) or 'last'} and this model's "
+            f"{list(model.head_layers) or 'last'}; start from a model whose head reads the same (e.g. v8, not v16)"
+        )
     with torch.no_grad():
         for i, j in enumerate(layers):
             model.layers()[i].load_state_dict(source.layers()[j].state_dict())

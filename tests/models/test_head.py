@@ -10,7 +10,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from yujing.errors import InputError
+from yujing.errors import InputError, ModelError
 from yujing.models import calibration, metrics
 from yujing.models.dataset import Example, read_examples
 from yujing.models.head import fit_layer_head, parse_layers
@@ -22,6 +22,7 @@ from yujing.models.transformer import (
     TransformerScorer,
     build_classifier,
     encode_batch,
+    init_from,
     load_model,
     load_tokenizer,
 )
@@ -79,6 +80,8 @@ def test_a_head_on_several_layers_runs_the_same_packed_and_unpacked(cache: Path)
         only_last_part = model(**enc)
         model.head.weight.copy_(without_first)
     assert torch.allclose(reference, packed, atol=1e-5)
+    with pytest.raises(ModelError, match=r"the source model's head reads layers \[1, 2\] and this model's last"):
+        init_from(build_classifier(folder, 1), model, [0])  # a student starts from a last-layer head
     # the last block of the head's inputs is the last layer's pooled output, as a plain head reads it
     assert torch.allclose(only_last_part, last_only(**enc), atol=1e-5)
 
