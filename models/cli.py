@@ -79,15 +79,7 @@ def _add_train(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="shared data folder: add CED Weibo posts (rumour labels; chronological train part, no real-eval ids)",
     )
     p.add_argument("--ced-max", type=int, default=1200, help="at most this many CED posts (default: %(default)s)")
-    p.add_argument(
-        "--extra-train",
-        type=Path,
-        action="append",
-        default=[],
-        metavar="FILE",
-        help="add the labelled texts of this JSONL file to train only (e.g. models/data/spam_negatives.jsonl); "
-        "repeatable",
-    )
+    _add_extra_train(p, "to train only")
     p.add_argument(
         "--teacher",
         metavar="MODEL",
@@ -196,14 +188,7 @@ def _add_head(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--layers", required=True, help="layer numbers the head reads, e.g. 4,6,8,10,12 (12 = the last)")
     p.add_argument("--out", type=Path, required=True, help="new folder for the model")
     p.add_argument("--version", required=True, help="version of the new model")
-    p.add_argument(
-        "--extra-train",
-        type=Path,
-        action="append",
-        default=[],
-        metavar="FILE",
-        help="add the labelled texts of this JSONL file to train (e.g. models/data/spam_negatives.jsonl); repeatable",
-    )
+    _add_extra_train(p, "to train")
     p.add_argument(
         "--no-balance",
         dest="balance",
@@ -213,6 +198,17 @@ def _add_head(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _add_dev_options(p)
     p.add_argument("--json", action="store_true", help="print the new model's report as JSON")
     p.set_defaults(func=cmd_head)
+
+
+def _add_extra_train(p: argparse.ArgumentParser, where: str) -> None:
+    p.add_argument(
+        "--extra-train",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help=f"add the labelled texts of this JSONL file {where} (e.g. models/data/spam_negatives.jsonl); repeatable",
+    )
 
 
 def _add_dev_options(p: argparse.ArgumentParser) -> None:
@@ -296,7 +292,7 @@ def real_split(args: argparse.Namespace) -> tuple[list[Any], list[Any]]:
 def extra_examples(args: argparse.Namespace) -> tuple[list[Any], list[Any], list[dict[str, Any]]]:
     """(extra train, extra dev, their description for the model card) from --extra-real, --extra-ced and
     --extra-train."""
-    from yujing.models.dataset import describe, file_digest, read_examples, sample
+    from yujing.models.dataset import describe, sample
 
     train: list[Any] = []
     dev: list[Any] = []
@@ -308,14 +304,7 @@ def extra_examples(args: argparse.Namespace) -> tuple[list[Any], list[Any], list
         real_train, real_dev = real_split(args)
         train += real_train * repeat
         dev += real_dev
-        labels = (
-            f"{args.real_labels} (sha256 {file_digest(args.real_labels)})"
-            if args.real_labels else "models/data/real_labels.jsonl"
-        )
-        what = f"annotated real texts: train split of {labels} (texts from the shared data folder)"
-        for split, part, times in (("train", real_train, repeat), ("dev", real_dev, 1)):
-            name = "real_labels:train" + (f" (each text {times} times)" if times > 1 else "")
-            sources.append({"name": name, "added_to": split, "source": what, **describe(part)})
+        sources += real_sources(args, real_train, real_dev, repeat)
     if args.extra_ced:
         from yujing.models.datagen.real import load_ced
 
@@ -331,14 +320,39 @@ def extra_examples(args: argparse.Namespace) -> tuple[list[Any], list[Any], list
                 **describe(ced),
             }
         )
+    files, described = extra_train_files(args)
+    return train + files, dev, sources + described
+
+
+def real_sources(args: argparse.Namespace, real_train: list[Any], real_dev: list[Any], repeat: int = 1
+                 ) -> list[dict[str, Any]]:
+    """The model card's rows for the annotated real split named by --extra-real / --real-labels."""
+    from yujing.models.dataset import describe, file_digest
+
+    labels = (
+        f"{args.real_labels} (sha256 {file_digest(args.real_labels)})"
+        if args.real_labels else "models/data/real_labels.jsonl"
+    )
+    what = f"annotated real texts: train split of {labels} (texts from the shared data folder)"
+    rows = []
+    for split, part, times in (("train", real_train, repeat), ("dev", real_dev, 1)):
+        name = "real_labels:train" + (f" (each text {times} times)" if times > 1 else "")
+        rows.append({"name": name, "added_to": split, "source": what, **describe(part)})
+    return rows
+
+
+def extra_train_files(args: argparse.Namespace) -> tuple[list[Any], list[dict[str, Any]]]:
+    """The texts of the --extra-train files, and the model card's row for each."""
+    from yujing.models.dataset import describe, file_digest, read_examples
+
+    train: list[Any] = []
+    rows = []
     for path in args.extra_train:
         examples = read_examples(path)  # a missing, empty or bad file raises InputError naming file:line
         train += examples
-        sources.append(
-            {"name": f"file:{path.name}", "added_to": "train", "source": f"{path} (sha256 {file_digest(path)})",
-             **describe(examples)}
-        )
-    return train, dev, sources
+        rows.append({"name": f"file:{path.name}", "added_to": "train", "source": f"{path} (sha256 {file_digest(path)})",
+                     **describe(examples)})
+    return train, rows
 
 
 def _layer_list(text: str) -> tuple[int, ...]:
@@ -450,7 +464,7 @@ def cmd_average(args: argparse.Namespace) -> int:
 
 
 def cmd_head(args: argparse.Namespace) -> int:
-    from yujing.models.dataset import describe, file_digest, read_examples
+    from yujing.models.dataset import read_examples
     from yujing.models.head import fit_layer_head, parse_layers
     from yujing.models.transformer import read_spec
     from yujing.models.zoo import find_model_dir
@@ -460,19 +474,9 @@ def cmd_head(args: argparse.Namespace) -> int:
     if args.tolerance < 0 or args.tolerance >= 1:
         raise InputError("bad_option", f"--tolerance must be in [0, 1), got {args.tolerance}")
     real_train, real_dev = real_split(args) if args.extra_real or args.real_labels else ([], [])
-    train = read_examples(args.data / "train.jsonl")
-    sources: list[dict[str, Any]] = []
-    if real_train or real_dev:
-        labels = f"{args.real_labels} (sha256 {file_digest(args.real_labels)})" if args.real_labels else (
-            "models/data/real_labels.jsonl")
-        what = f"annotated real texts: train split of {labels} (texts from the shared data folder)"
-        for split, part in (("train", real_train), ("dev", real_dev)):
-            sources.append({"name": "real_labels:train", "added_to": split, "source": what, **describe(part)})
-    for path in args.extra_train:
-        examples = read_examples(path)  # a missing, empty or bad file raises InputError naming file:line
-        train += examples
-        sources.append({"name": f"file:{path.name}", "added_to": "train",
-                        "source": f"{path} (sha256 {file_digest(path)})", **describe(examples)})
+    files, described = extra_train_files(args)
+    train = read_examples(args.data / "train.jsonl") + files
+    sources = (real_sources(args, real_train, real_dev) if real_train or real_dev else []) + described
     report = fit_layer_head(
         model_dir,
         layers,

@@ -29,10 +29,9 @@ from yujing.models.batching import length_buckets
 from yujing.models.card import read_metrics, write_card
 from yujing.models.dataset import Example, describe, file_digest
 from yujing.models.layer_head import Part, choose_decay
+from yujing.models.retune import dev_report
 from yujing.models.train import threshold_tuning
 from yujing.models.transformer import (
-    SPEC_FILE,
-    THRESHOLDS_FILE,
     WEIGHTS_FILE,
     MeanPoolClassifier,
     ModelSpec,
@@ -40,6 +39,7 @@ from yujing.models.transformer import (
     TransformerScorer,
     encode_batch,
     load_model,
+    write_spec,
 )
 from yujing.records import SIGNALS
 
@@ -64,6 +64,7 @@ def window_features(
     out = torch.zeros(len(pieces), width * len(layers))
     started = time.monotonic()
     buckets = length_buckets([len(t) for t in pieces], batch_size)
+    done = 0
     with torch.inference_mode():
         for k, batch in enumerate(buckets):
             enc = encode_batch(tokenizer, [pieces[i] for i in batch], spec.max_length)
@@ -71,9 +72,9 @@ def window_features(
             rows, length = enc["attention_mask"].shape
             seq = tokens // length
             counts = torch.bincount(seq, minlength=rows).clamp(min=1).unsqueeze(1)
+            done += len(batch)
             out[batch] = torch.cat([torch.zeros(rows, width).index_add_(0, seq, x.float()) / counts for x in states], 1)
             if k % 25 == 24 or k == len(buckets) - 1:
-                done = sum(len(b) for b in buckets[: k + 1])
                 say(f"  {done}/{len(pieces)} windows, {time.monotonic() - started:.0f} s")
     return out, torch.tensor(owners, dtype=torch.long)
 
@@ -126,8 +127,14 @@ def fit_layer_head(
     started = time.monotonic()
     model, spec, _, tokenizer = load_model(model_dir, progress=say)
     layers = tuple(layers)
-    if not layers or list(layers) != sorted(set(layers)) or layers[0] < 1 or layers[-1] > spec.depth:
-        raise InputError("bad_option", f"--layers {list(layers)}: give increasing numbers from 1 to {spec.depth}")
+    try:
+        if not layers:
+            raise ValueError("no layers")
+        new_spec = replace(spec, version=version, temperatures=(1.0, 1.0, 1.0), head_layers=layers)
+    except ValueError:
+        raise InputError(
+            "bad_option", f"--layers {list(layers)}: give increasing numbers from 1 to {spec.depth}"
+        ) from None
     sets = {
         "train": list(train),
         "real_train": list(real_train),
@@ -155,13 +162,7 @@ def fit_layer_head(
     source = read_metrics(model_dir)
     report: dict[str, Any] = {k: source[k] for k in ("data", "data_files") if k in source}
     report["extra"] = list(sources)
-    report["dev"] = metrics.summary(dev_probs, dev_gold, thresholds)
-    by_kind = {"synthetic": range(len(synthetic_dev)), "extra": range(len(synthetic_dev), len(dev_gold))}
-    report["dev_by_kind"] = {
-        kind: metrics.summary([dev_probs[i] for i in idx], [dev_gold[i] for i in idx], thresholds)
-        for kind, idx in by_kind.items()
-        if idx
-    }
+    report.update(dev_report(dev_probs, dev_gold, len(synthetic_dev), thresholds))
     for name in ("test", "real_eval"):
         if name in parts:
             report[name] = metrics.summary(
@@ -190,7 +191,6 @@ def fit_layer_head(
         "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 
-    new_spec = replace(spec, version=version, temperatures=(1.0, 1.0, 1.0), head_layers=layers)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f".{out_dir.name}-", dir=out_dir.parent) as scratch:
         staged = Path(scratch)
@@ -213,17 +213,13 @@ def write_model(
 ) -> None:
     """The source's stored tensors with the head replaced (kept in fp32: it is a few kilobytes, and its decisions
     then match the fitted head's), the spec, thresholds and card."""
-    import json
-
     from safetensors.torch import load_file, save_file
 
     tensors = load_file(str(source_dir / WEIGHTS_FILE))
     tensors["head.weight"] = head[0].float().contiguous()
     tensors["head.bias"] = head[1].float().contiguous()
     save_file(tensors, str(out_dir / WEIGHTS_FILE), metadata={"encoder_id": spec.encoder_id})
-    (out_dir / SPEC_FILE).write_text(spec.to_json(), encoding="utf-8")
-    th = {s.value: round(float(thresholds[s]), 4) for s in SIGNALS}
-    (out_dir / THRESHOLDS_FILE).write_text(json.dumps(th, indent=2) + "\n", encoding="utf-8")
+    write_spec(out_dir, spec, thresholds)
     write_card(out_dir, spec, thresholds, report)
 
 

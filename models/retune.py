@@ -10,10 +10,9 @@ when asked (``yujing average`` asks, since averaged weights change the logits' s
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -24,8 +23,8 @@ from yujing.models.card import read_metrics, write_card
 from yujing.models.dataset import Example, describe
 from yujing.models.scorer import logit_rows
 from yujing.models.train import threshold_tuning
-from yujing.models.transformer import SPEC_FILE, THRESHOLDS_FILE, TransformerScorer, read_spec
-from yujing.records import SIGNALS
+from yujing.models.transformer import TransformerScorer, read_spec, write_spec
+from yujing.records import SIGNALS, Signal
 
 
 def retune(
@@ -81,13 +80,7 @@ def retune(
     kinds = ["synthetic"] * len(synthetic_dev) + ["extra"] * len(extra_dev)
     thresholds = calibration.tune_thresholds(dev_probs, dev_gold, kinds, rule, "synthetic", tolerance)
     say("thresholds " + ", ".join(f"{s.value} {old[s]:.2f} -> {thresholds[s]:.2f}" for s in SIGNALS))
-    report["dev"] = metrics.summary(dev_probs, dev_gold, thresholds)
-    parts = {"synthetic": range(len(synthetic_dev)), "extra": range(len(synthetic_dev), len(dev))}
-    report["dev_by_kind"] = {
-        kind: metrics.summary([dev_probs[i] for i in idx], [dev_gold[i] for i in idx], thresholds)
-        for kind, idx in parts.items()
-        if idx
-    }
+    report.update(dev_report(dev_probs, dev_gold, len(synthetic_dev), thresholds))
     for name, examples in (("test", test), ("real_eval", real_eval)):
         if examples:
             probs = calibration.apply(logit_rows(scorer, [e.text for e in examples], name), temps)
@@ -115,8 +108,25 @@ def retune(
     spec = replace(spec, temperatures=temps)
     if version is not None:
         spec = replace(spec, version=version)
-    (target / SPEC_FILE).write_text(spec.to_json(), encoding="utf-8")
-    new = json.dumps(report["retuned"]["thresholds"], indent=2) + "\n"
-    (target / THRESHOLDS_FILE).write_text(new, encoding="utf-8")
+    write_spec(target, spec, thresholds)
     write_card(target, spec, thresholds, report)
     return report
+
+
+def dev_report(
+    dev_probs: Sequence[Sequence[float]],
+    dev_gold: Sequence[Sequence[int]],
+    n_synthetic: int,
+    thresholds: Mapping[Signal, float],
+) -> dict[str, Any]:
+    """``dev`` and ``dev_by_kind`` of a report: the dev summary, and one per kind (the first ``n_synthetic`` rows
+    synthetic, the rest extra)."""
+    parts = {"synthetic": range(n_synthetic), "extra": range(n_synthetic, len(dev_gold))}
+    return {
+        "dev": metrics.summary(dev_probs, dev_gold, thresholds),
+        "dev_by_kind": {
+            kind: metrics.summary([dev_probs[i] for i in idx], [dev_gold[i] for i in idx], thresholds)
+            for kind, idx in parts.items()
+            if idx
+        },
+    }

@@ -349,6 +349,11 @@ def save_model(model: MeanPoolClassifier, spec: ModelSpec, thresholds: Mapping[S
     params = dict(model.named_parameters())
     tensors = {n: params[n].detach().to(torch.float16).contiguous() for n in trainable_names(model, spec.train_from)}
     save_file(tensors, str(out_dir / WEIGHTS_FILE), metadata={"encoder_id": spec.encoder_id})
+    write_spec(out_dir, spec, thresholds)
+
+
+def write_spec(out_dir: Path, spec: ModelSpec, thresholds: Mapping[Signal, float]) -> None:
+    """``model.json`` and ``thresholds.json`` (thresholds rounded to 4 places)."""
     (out_dir / SPEC_FILE).write_text(spec.to_json(), encoding="utf-8")
     th = {s.value: round(float(thresholds[s]), 4) for s in SIGNALS}
     (out_dir / THRESHOLDS_FILE).write_text(json.dumps(th, indent=2) + "\n", encoding="utf-8")
